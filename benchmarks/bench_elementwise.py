@@ -1,0 +1,52 @@
+"""Elementwise losses: tiny (call overhead), 1M and 16.8M float32 elements, vs torch and the
+memory-bandwidth floor."""
+import numpy as np
+import pytest
+
+from benchmarks.harness import CONTENDERS, run_contender
+
+SIZES = {"tiny": (8, 10), "1M": (1024, 1024), "16.8M": (4096, 4096)}
+
+
+def _uniform(rng, shape, lo, hi):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def _args(loss, shape, rng):
+    """(args, kwargs, wrt) for one loss on float32 arrays of ``shape``."""
+    x = rng.standard_normal(shape, dtype=np.float32)
+    y = rng.standard_normal(shape, dtype=np.float32)
+    if loss in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"):
+        return (x, y), {}, ("input",)
+    if loss in ("soft_margin_loss", "hinge_embedding_loss"):
+        return (x, np.sign(y) + (y == 0)), {}, ("input",)
+    if loss == "margin_ranking_loss":
+        return (x, y, np.sign(x - y).astype(np.float32)), {"margin": 0.1}, ("input1", "input2")
+    if loss == "binary_cross_entropy":
+        return (_uniform(rng, shape, 0.01, 0.99), _uniform(rng, shape, 0, 1)), {}, ("input",)
+    if loss == "binary_cross_entropy_with_logits":
+        return (x, _uniform(rng, shape, 0, 1)), {}, ("input",)
+    if loss == "kl_div":
+        return (np.log(_uniform(rng, shape, 0.01, 1)), _uniform(rng, shape, 0, 1)), {"reduction": "batchmean"}, ("input",)
+    if loss == "poisson_nll_loss":
+        return (x, _uniform(rng, shape, 0, 5)), {}, ("input",)
+    if loss == "gaussian_nll_loss":
+        return (x, y, _uniform(rng, shape, 0.1, 2)), {}, ("input",)
+    raise KeyError(loss)
+
+
+LOSSES = ["mse_loss", "l1_loss"]
+
+
+@pytest.mark.parametrize("contender", CONTENDERS + ("floor",))
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("loss", LOSSES)
+def test_elementwise(benchmark, loss, size, contender):
+    benchmark.group = f"{loss}-{size}"
+    args, kwargs, wrt = _args(loss, SIZES[size], np.random.default_rng(0))
+    if contender == "floor":
+        if size == "tiny":
+            pytest.skip("the bandwidth floor is meaningful for large arrays only")
+        run_contender(benchmark, contender, loss, args, kwargs, floor_arrays=args[:2])
+        return
+    run_contender(benchmark, contender, loss, args, kwargs, wrt=wrt)

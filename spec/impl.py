@@ -1,0 +1,82 @@
+"""The implementation under test, chosen by ``FASTLOSS_SPEC_IMPL`` (``fastloss`` or ``torch``).
+
+Both expose ``loss(name, *args, **kwargs)`` and ``value_and_grad(name, *args, grad_output=None,
+**kwargs)`` on NumPy arrays, so every property runs unchanged against either.
+"""
+import os
+
+import numpy as np
+
+NAME = os.environ.get("FASTLOSS_SPEC_IMPL", "fastloss")
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class FastlossImpl:
+    name = "fastloss"
+
+    def loss(self, name, *args, **kwargs):
+        import fastloss
+
+        return getattr(fastloss, name)(*args, **kwargs)
+
+    def value_and_grad(self, name, *args, grad_output=None, **kwargs):
+        import fastloss
+
+        return fastloss.value_and_grad(name, *args, grad_output=grad_output, **kwargs)
+
+
+class TorchImpl:
+    """torch as the implementation: tensors from the arrays, autograd for the gradients."""
+
+    name = "torch"
+
+    def _convert(self, value, differentiable):
+        import torch
+
+        if isinstance(value, np.ndarray):
+            t = torch.from_numpy(np.array(value))
+            if differentiable and t.is_floating_point():
+                t.requires_grad_(True)
+            return t
+        return value
+
+    def loss(self, name, *args, **kwargs):
+        return self.value_and_grad(name, *args, _forward_only=True, **kwargs)
+
+    def value_and_grad(self, name, *args, grad_output=None, _forward_only=False, **kwargs):
+        import inspect
+
+        import torch
+        import torch.nn.functional as F
+
+        import fastloss
+
+        fn = getattr(F, name)
+        params = list(inspect.signature(getattr(fastloss, name)).parameters)
+        differentiable = getattr(fastloss, name).differentiable
+        targs = [self._convert(a, params[i] in differentiable) for i, a in enumerate(args)]
+        tkw = {k: self._convert(v, k in differentiable) for k, v in kwargs.items()}
+        out = fn(*targs, **tkw)
+        loss = out.detach().numpy()
+        if _forward_only:
+            return loss
+        go = torch.ones_like(out) if grad_output is None else torch.as_tensor(np.asarray(grad_output)).to(out.dtype).expand_as(out)
+        named = {params[i]: t for i, t in enumerate(targs)}
+        named.update(tkw)
+        wrt = {k: t for k, t in named.items() if isinstance(t, torch.Tensor) and t.requires_grad}
+        gs = torch.autograd.grad(out, list(wrt.values()), go, allow_unused=True)
+        return loss, {k: (np.zeros(t.shape, dtype=loss.dtype) if g is None else g.numpy()) for (k, t), g in zip(wrt.items(), gs)}
+
+
+def get():
+    return TorchImpl() if NAME == "torch" else FastlossImpl()
+
+
+impl = get()

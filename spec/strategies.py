@@ -1,0 +1,75 @@
+"""Hypothesis strategies shared by every spec module: shapes, dtypes, layouts, reductions, kwargs."""
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+REDUCTIONS = ("none", "mean", "sum")
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def shapes(min_dims=0, max_dims=4, min_side=1, max_side=5):
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def finite_floats(lo=-10.0, hi=10.0):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=64)
+
+
+def arrays(shape, dtype=np.float64, lo=-10.0, hi=10.0):
+    """Float arrays of ``shape`` with values in [lo, hi] (float64 draws, then cast)."""
+    return hnp.arrays(np.float64, shape, elements=finite_floats(lo, hi)).map(lambda a: a.astype(dtype))
+
+
+@st.composite
+def layouts(draw, array):
+    """The same values in another memory layout: contiguous, transposed copy viewed back,
+    reversed (negative strides), strided slice, or non-native byte order."""
+    kind = draw(st.sampled_from(["contiguous", "fortran", "reversed", "strided", "byteswapped"]))
+    if array.ndim == 0:
+        return array.copy()  # np.asfortranarray would make it 1-d
+    if kind == "fortran":
+        return np.asfortranarray(array)
+    if kind == "reversed":
+        return np.flip(np.flip(array).copy())
+    if kind == "strided":
+        big = np.repeat(array[..., None], 2, axis=-1)
+        return big[..., 0]
+    if kind == "byteswapped":
+        return array.astype(array.dtype.newbyteorder(">" if np.little_endian else "<"))
+    return np.ascontiguousarray(array)
+
+
+def broadcastable_to(shape):
+    """Shapes that broadcast to ``shape`` without changing it (some axes set to 1 or dropped)."""
+    @st.composite
+    def _draw(draw):
+        dims = list(shape)
+        drop = draw(st.integers(0, len(dims)))
+        dims = dims[drop:]
+        return tuple(1 if draw(st.booleans()) else d for d in dims)
+    return _draw()
+
+
+def reductions():
+    return st.sampled_from(REDUCTIONS)
+
+
+def example(strategy):
+    """One deterministic draw (for the non-Hypothesis properties)."""
+    from hypothesis import find, settings
+
+    return find(strategy, lambda _: True, settings=settings(database=None, max_examples=1))
+
+
+def pointwise_args(lo=-10.0, hi=10.0, target_lo=None, target_hi=None, broadcast_target=True):
+    """(input, target) of one shape, or a target that broadcasts against the input."""
+    def for_dtype(dtype):
+        @st.composite
+        def _draw(draw):
+            shape = draw(shapes())
+            tshape = draw(broadcastable_to(shape)) if broadcast_target and draw(st.booleans()) else shape
+            x = draw(arrays(shape, dtype, lo, hi))
+            y = draw(arrays(tshape, dtype, lo if target_lo is None else target_lo, hi if target_hi is None else target_hi))
+            return (x, y), {}
+        return _draw()
+    return for_dtype

@@ -1,0 +1,50 @@
+"""Backend dispatch: NumPy arrays go to the Cython kernels, CuPy arrays to the GPU kernels.
+
+Each loss's semantics (validation, shapes, reductions) are written once, in terms of an array
+module ``xp`` and a kernel namespace; this module only answers "which arrays, which kernels".
+CuPy is imported lazily and only if the caller already uses it.
+"""
+import sys
+
+import numpy as np
+
+
+def cupy_available():
+    try:
+        import cupy  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _is_cupy(x):
+    cupy = sys.modules.get("cupy")
+    return cupy is not None and isinstance(x, cupy.ndarray)
+
+
+def array_module(x):
+    """``cupy`` for CuPy arrays, ``numpy`` for everything else."""
+    if _is_cupy(x):
+        return sys.modules["cupy"]
+    return np
+
+
+def check_same_backend(arrays):
+    """Refuse a mix of host and device arrays (torch refuses a mix of devices too)."""
+    kinds = {name: _is_cupy(a) for name, a in arrays.items() if a is not None and hasattr(a, "dtype")}
+    if len(set(kinds.values())) > 1:
+        gpu = [n for n, k in kinds.items() if k]
+        cpu = [n for n, k in kinds.items() if not k]
+        raise TypeError(f"arguments live on different devices: {', '.join(gpu)} on the GPU (CuPy), "
+                        f"{', '.join(cpu)} on the host (NumPy)")
+
+
+def kernels(module_name, *arrays):
+    """The kernel module ``module_name`` (e.g. ``'elementwise'``) of the backend that owns ``arrays``."""
+    if any(_is_cupy(a) for a in arrays if a is not None):
+        from . import _gpu
+
+        return _gpu.kernels(module_name)
+    from . import _cpu
+
+    return _cpu.kernels(module_name)

@@ -1,0 +1,90 @@
+# Shared pieces of every CPU kernel: the float32/float64 fused type, dtype-generic math helpers
+# (so one kernel body serves both precisions), and block-level helpers used by the fused loops.
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, fabs, fabsf, sqrt, sqrtf, INFINITY, NAN
+
+ctypedef fused floating:
+    float
+    double
+
+# Elements per work block: large enough to amortise scheduling, small enough that a block's
+# loss and gradient scratch stays in L1/L2 while it is reduced and scaled.
+cdef enum:
+    BLOCK = 2048
+
+
+cdef inline floating f_exp(floating v) noexcept nogil:
+    if floating is float:
+        return expf(v)
+    else:
+        return exp(v)
+
+
+cdef inline floating f_log(floating v) noexcept nogil:
+    if floating is float:
+        return logf(v)
+    else:
+        return log(v)
+
+
+cdef inline floating f_log1p(floating v) noexcept nogil:
+    if floating is float:
+        return log1pf(v)
+    else:
+        return log1p(v)
+
+
+cdef inline floating f_abs(floating v) noexcept nogil:
+    if floating is float:
+        return fabsf(v)
+    else:
+        return fabs(v)
+
+
+cdef inline floating f_sqrt(floating v) noexcept nogil:
+    if floating is float:
+        return sqrtf(v)
+    else:
+        return sqrt(v)
+
+
+cdef inline floating f_max(floating a, floating b) noexcept nogil:
+    # NaN in ``a`` propagates, as torch's clamp_min / max(a, 0) do for the input.
+    return a if (a > b or a != a) else b
+
+
+cdef inline floating f_min(floating a, floating b) noexcept nogil:
+    return a if (a < b or a != a) else b
+
+
+cdef inline double sum_block(const floating* v, Py_ssize_t n) noexcept nogil:
+    """Sum ``n`` values in double with four independent accumulators (vectorisable, and each
+    partial sum is short, so float32 inputs lose nothing against torch's cascade sum)."""
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        a0 += v[i]
+        a1 += v[i + 1]
+        a2 += v[i + 2]
+        a3 += v[i + 3]
+        i += 4
+    while i < n:
+        a0 += v[i]
+        i += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline void scale_block(floating* g, Py_ssize_t n, double s) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating fs = <floating>s
+    for i in range(n):
+        g[i] = g[i] * fs
+
+
+cdef inline void multiply_block(floating* g, const floating* go, Py_ssize_t stride, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if stride == 1:
+        for i in range(n):
+            g[i] = g[i] * go[i]
+    else:
+        for i in range(n):
+            g[i] = g[i] * go[i * stride]

@@ -1,0 +1,1 @@
+"""Loss semantics, one module per family: validation, shapes and reductions, then a kernel call."""

@@ -1,0 +1,196 @@
+"""Argument coercion and checking, shared by every loss.
+
+Everything a kernel relies on is established here, once, with vectorised NumPy (never a Python
+loop over elements): arrays are coerced without copying when they are already usable, floating
+dtypes are resolved (float16 computed in float32), shapes are checked and broadcast, index
+arguments are range-checked. Errors name the argument and the offending value:
+``ValueError`` for shapes, values and options, ``TypeError`` for dtypes and argument types,
+``IndexError`` for an index out of range.
+"""
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _backend
+
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_array(x, name):
+    """``x`` as a NumPy (or CuPy) array, sharing memory where possible.
+
+    Accepts arrays of any layout, Python scalars and sequences, and torch tensors (detached and,
+    if needed, moved to the CPU). A non-native byte order is converted (the kernels read native
+    numbers), which is the only copy made here.
+    """
+    xp = _backend.array_module(x)
+    if xp is not np:
+        return x
+    if _is_torch_tensor(x):
+        x = x.detach()
+        if x.device.type == "cuda" and _backend.cupy_available():
+            import cupy
+
+            return cupy.asarray(x)
+        if str(x.dtype) == "torch.bfloat16":
+            raise TypeError(f"{name}: dtype bfloat16 is not supported (NumPy has no bfloat16); convert it to float32")
+        x = x.cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # e.g. ragged sequences
+        raise TypeError(f"{name}: cannot convert {type(x).__name__} to an array ({exc})") from None
+    if arr.dtype.kind == "O":
+        raise TypeError(f"{name}: expected a numeric array, got dtype object from {type(x).__name__}")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _is_torch_tensor(x):
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "numpy")
+
+
+def check_floating(arr, name):
+    """Refuse non-floating arrays for arguments torch requires to be floating point."""
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a floating-point array (float16, float32 or float64), got dtype {arr.dtype}")
+    return arr
+
+
+def result_dtype(*arrays):
+    """The floating dtype of the result: torch's promotion among the floating arguments.
+
+    Integer and bool arrays (value targets) follow the floating ones, as in torch.
+    """
+    floats = [a.dtype for a in arrays if a is not None and a.dtype in FLOAT_DTYPES]
+    if not floats:
+        return np.dtype(np.float32)
+    return np.result_type(*floats)
+
+
+def compute_dtype(dtype):
+    """float16 is computed in float32; float32 and float64 natively."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def cast(arr, dtype):
+    """``arr`` as ``dtype`` without a copy when it already is."""
+    return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def float_operands(named, allow_integer=()):
+    """Coerce floating operands and find the dtype to compute in.
+
+    ``named``: ``{name: value}`` with ``None`` for absent optional arguments. Names listed in
+    ``allow_integer`` may be integer or bool (value targets); the rest must be floating.
+    Returns ``(arrays, originals, result_dtype, compute_dtype)``: ``arrays`` maps each name to an
+    array cast to the compute dtype, ``originals`` to the coerced but uncast array (gradients take
+    its shape and dtype); ``None`` stays ``None``.
+    """
+    arrays = {}
+    for name, value in named.items():
+        if value is None:
+            arrays[name] = None
+            continue
+        arr = as_array(value, name)
+        if name in allow_integer:
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        else:
+            check_floating(arr, name)
+        arrays[name] = arr
+    out_dtype = result_dtype(*arrays.values())
+    work = compute_dtype(out_dtype)
+    _backend.check_same_backend(arrays)
+    cast_arrays = {k: (None if a is None else cast(a, work)) for k, a in arrays.items()}
+    return cast_arrays, arrays, out_dtype, work
+
+
+def broadcast_shape(shapes, names):
+    """The broadcast shape of ``shapes`` or a ValueError naming the arguments."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        desc = ", ".join(f"{n}.shape={tuple(s)}" for n, s in zip(names, shapes))
+        raise ValueError(f"shapes cannot be broadcast together: {desc}") from None
+
+
+def warn_if_sizes_differ(input, target, stacklevel=4):
+    """torch's warning when an elementwise loss broadcasts its target against its input."""
+    if input.shape != target.shape:
+        warnings.warn(
+            f"Using a target size ({tuple(target.shape)}) that is different to the input size "
+            f"({tuple(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def check_same_shape(a, b, name_a, name_b):
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"{name_b}.shape={tuple(b.shape)} must equal {name_a}.shape={tuple(a.shape)}")
+
+
+def check_ndim(arr, name, allowed):
+    if arr.ndim not in allowed:
+        want = " or ".join(str(d) for d in allowed)
+        raise ValueError(f"{name} must have {want} dimensions, got {arr.ndim} (shape {tuple(arr.shape)})")
+
+
+def as_float(value, name, *, minimum=None, strict_minimum=False):
+    """A Python float hyper-parameter (margin, beta, eps, ...), range-checked."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "shape") and getattr(value, "shape", None) == () and not isinstance(value, str):
+            value = float(value)
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if minimum is not None:
+        if strict_minimum and not value > minimum:
+            raise ValueError(f"{name} must be greater than {minimum}, got {value!r}")
+        if not strict_minimum and not value >= minimum:
+            raise ValueError(f"{name} must be non-negative, got {value!r}" if minimum == 0
+                             else f"{name} must be at least {minimum}, got {value!r}")
+    return value
+
+
+def as_int(value, name):
+    """A Python int hyper-parameter (ignore_index, blank, p, ...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if hasattr(value, "__index__") and not isinstance(value, bool):
+            return int(value.__index__())
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def as_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def index_array(x, name):
+    """An integer index argument (class targets, lengths) as an int64 array; any integer dtype."""
+    arr = as_array(x, name)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.dtype != np.int64:
+        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise IndexError(f"{name} holds {int(arr.max())}, which is out of range")
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def check_index_range(index, name, low, high, ignore=None):
+    """Every entry of ``index`` (except ``ignore``) in ``[low, high)``; IndexError names the first bad one."""
+    if index.size == 0:
+        return
+    valid = (index >= low) & (index < high)
+    if ignore is not None:
+        valid |= index == ignore
+    if not valid.all():
+        where = np.unravel_index(int(np.argmin(valid)), index.shape)
+        bad = int(index[where])
+        raise IndexError(f"{name}[{', '.join(map(str, where))}] = {bad} is out of bounds for {high - low} classes (valid range [{low}, {high}))")
