@@ -24,10 +24,10 @@ if np.finfo(np.longdouble).nmant < 63:
 LD = np.longdouble
 N = 1_000_000
 
-# fdlibm's methods are documented below 1 ulp; the float versions are computed in double with
-# truncation errors below 2^-32, so they are correctly rounded up to ~2^-8 ulp.
+# fdlibm's methods are documented below 1 ulp; the float versions (float arithmetic) measured
+# <= 0.91 ulp over every float32 (torch's float32 exp/log, SLEEF's u10 variants, promise 1.0).
 MAX_ULP64 = 1.0
-MAX_ULP32 = 0.51
+MAX_ULP32 = 1.0
 
 REF = {"exp": np.exp, "log": np.log, "log1p": np.log1p}
 FUN = {"exp": vm.vexp, "log": vm.vlog, "log1p": vm.vlog1p}

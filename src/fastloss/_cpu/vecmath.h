@@ -26,10 +26,9 @@
  *    log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R the Remez polynomial Lg1..Lg7 of fdlibm,
  *    k ln2 added as head + tail. log1p rounds u = 1 + x and adds the rounding error back as
  *    c = (x - (u - 1)) / u (u - 1 is exact for every u that matters, so c is too).
- *  - float versions: computed in double (every float, subnormals included, is a normal double,
- *    so no rescaling is needed) with shorter Taylor / atanh series whose truncation error is
- *    below 2^-32, then rounded once to float: results are the correctly rounded float except in
- *    rare near-halfway cases (<= 1 ulp).
+ *  - float versions: the same methods in float arithmetic (four lanes per SSE2 vector instead of
+ *    two), with FreeBSD's float coefficients for log (e_logf.c) and a Taylor polynomial for exp;
+ *    every float32 input checked: max error 0.91 ulp (exp), 0.84 (log), 0.87 (log1p).
  */
 #ifndef FASTLOSS_VECMATH_H
 #define FASTLOSS_VECMATH_H
@@ -123,19 +122,6 @@ FL_VM_INLINE double fl_exp(double x)
     return (y * fl_vm_pow2i(k1)) * fl_vm_pow2i(k2);
 }
 
-/* exp for float, in double: Taylor series of degree 8 on |r| <= ln2/2 (truncation < 2^-32). */
-FL_VM_INLINE float fl_expf(float xf)
-{
-    double x = (double)xf;
-    /* beyond +-200 the float result is inf / 0; |k| <= 289 keeps 2^k a normal double */
-    double xc = fl_vm_clamp(x, 200.0);
-    double k = (xc * FL_VM_INV_LN2 + FL_VM_ROUND) - FL_VM_ROUND;
-    double r = (xc - k * FL_VM_LN2_HI) - k * FL_VM_LN2_LO;
-    double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
-               + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))));
-    return (float)(p * fl_vm_pow2i(k));
-}
-
 /* ------------------------------------------------------------------------------- log core */
 
 /* fdlibm e_log.c Remez coefficients: R(z) ~ log(1+f) - f + f^2/2 - s (f^2/2), z = s^2 */
@@ -221,45 +207,118 @@ FL_VM_INLINE double fl_log1p(double x)
     return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
 }
 
-/* ------------------------------------------------------------------- float log and log1p */
+/* ------------------------------------------------------------------------ float versions */
+/* The same methods in float arithmetic on 32-bit lanes (twice as many per vector as double),
+ * with float-sized polynomials: exp a degree-7 Taylor polynomial, log/log1p the Remez
+ * coefficients of FreeBSD's e_logf.c / s_log1pf.c (the float translations of fdlibm).
+ * Measured over every float32: <= 0.91 ulp (exp), 0.84 (log), 0.87 (log1p). */
 
-/* log(1 + f) for |f| <= 0.415 in double via the atanh series 2s + 2s^3/3 + ... + 2s^11/11
- * (s = f / (2 + f), |s| <= 0.1716; truncation < 2^-34 relative), arranged as above. */
-FL_VM_INLINE double fl_vm_log1p_small(double f)
+FL_VM_INLINE uint32_t fl_vm_bitsf(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+FL_VM_INLINE float fl_vm_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+#define FL_VM_ROUNDF 12582912.0f /* 0x1.8p23: adding it rounds |x| < 2^22 to an integer */
+#define FL_VM_INFF ((float)INFINITY)
+#define FL_VM_NANF ((float)NAN)
+/* ln2 = 0.693359375 (9 significant bits: k * head is exact for |k| < 2^15) - 2.1219444e-4 */
+#define FL_VM_LN2F_HI 6.93359375e-01f
+#define FL_VM_LN2F_LO -2.12194440e-04f
+/* FreeBSD e_logf.c split of ln2 for the log side (head with 16 bits) */
+#define FL_VM_LN2F_HI_LOG 6.9313812256e-01f
+#define FL_VM_LN2F_LO_LOG 9.0580006145e-06f
+
+/* 2^k for an integer-valued float k in [-126, 127] (see fl_vm_pow2i; 9 bits survive the shift) */
+FL_VM_INLINE float fl_vm_pow2if(float k)
 {
-    double s = f / (2.0 + f);
-    double z = s * s;
-    double R = z * (2.0 / 3 + z * (2.0 / 5 + z * (2.0 / 7 + z * (2.0 / 9 + z * (2.0 / 11)))));
-    double hfsq = 0.5 * f * f;
-    return s * (hfsq + R) - hfsq + f;
+    uint32_t b = fl_vm_bitsf(k + FL_VM_ROUNDF);
+    return fl_vm_float((b + 127u) << 23);
 }
 
-#define FL_VM_LN2 6.93147180559945309417e-01
-
-FL_VM_INLINE float fl_logf(float xf)
+FL_VM_INLINE float fl_vm_clampf(float x, float lim)
 {
-    double x = (double)xf; /* float subnormals are normal doubles: no rescaling */
-    double k;
-    double f = fl_vm_split(x, &k); /* finite for every x; specials are added below */
-    double core = fl_vm_log1p_small(f) + k * FL_VM_LN2;
-    return (float)(core + fl_vm_log_special(x, 0.0));
+    uint32_t b = fl_vm_bitsf(x);
+    float ax = fl_vm_float(b & 0x7fffffffu);
+    float slim = fl_vm_float((b & 0x80000000u) | fl_vm_bitsf(lim));
+    return ax > lim ? slim : x;
 }
 
-FL_VM_INLINE float fl_log1pf(float xf)
+FL_VM_INLINE float fl_vm_tamef(float x)
 {
-    double x = (double)xf;
-    double xc = (x > -1.0 && x < FL_VM_INF) ? x : fl_vm_tame(x);
-    double u = 1.0 + xc;
-    double k;
-    double f = fl_vm_split(u, &k);
-    /* k == 0: u is itself the mantissa, f = u - 1 exactly, and f + (x - (u - 1)) = x exactly, so
-     * the series sees x itself. k != 0: |x| > 0.29 and 1 + x is exact in double (x has 24 bits)
-     * unless x > 2^53, where u - 1 = x: the correction is 0 either way. */
-    f = f + (xc - (u - 1.0));
-    double core = fl_vm_log1p_small(f) + k * FL_VM_LN2;
-    double res = core + fl_vm_log_special(x, -1.0);
-    res = fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
-    return (float)res;
+    return fl_vm_float((fl_vm_bitsf(x) & 0x007fffffu) | 0x3f000000u);
+}
+
+FL_VM_INLINE float fl_expf(float x)
+{
+    /* |x| <= 110 keeps |k| <= 159, so each half of k is a normal exponent */
+    float xc = fl_vm_clampf(x, 110.0f);
+    float k = (xc * 1.44269502e+00f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
+    float hi = xc - k * FL_VM_LN2F_HI; /* exact */
+    float lo = k * FL_VM_LN2F_LO;
+    float r = hi - lo;
+    /* exp(r) = 1 + (hi - (lo - q)), q = r^2 (1/2 + r/6 + ... + r^5/5040): adding the parts in
+     * this order keeps the rounding of r out of the result (<= 0.91 ulp instead of 1.2). */
+    float q = r * r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
+              + r * (1.3888889e-3f + r * 1.9841270e-4f)))));
+    float y = 1.0f + (hi - (lo - q));
+    float k1 = (k * 0.5f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
+    float k2 = k - k1;
+    return (y * fl_vm_pow2if(k1)) * fl_vm_pow2if(k2);
+}
+
+FL_VM_INLINE float fl_vm_splitf(float x, float *k)
+{
+    uint32_t ix = fl_vm_bitsf(x) + (0x3f800000u - 0x3f3504f3u);
+    *k = fl_vm_float(0x4b000000u | (ix >> 23)) - (8388608.0f + 127.0f);
+    return fl_vm_float((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
+}
+
+/* FreeBSD e_logf.c: Lg1..Lg4, |R(z) - (log(1+f) - f + f^2/2 - s f^2/2)| < 2^-34.24 */
+FL_VM_INLINE float fl_vm_log_tailf(float f, float hfsq)
+{
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float w = z * z;
+    float t1 = w * (0.40000972152f + w * 0.24279078841f);
+    float t2 = z * (0.66666662693f + w * 0.28498786688f);
+    return s * (hfsq + (t2 + t1));
+}
+
+FL_VM_INLINE float fl_vm_log_specialf(float x, float pole)
+{
+    float s = -0.0f;
+    s = x == pole ? -FL_VM_INFF : s;
+    s = x < pole ? FL_VM_NANF : s;
+    s = x == FL_VM_INFF ? FL_VM_INFF : s;
+    return x != x ? x : s;
+}
+
+FL_VM_INLINE float fl_logf(float x)
+{
+    /* as fl_log: subnormals and zeros scaled by 2^25, chosen with integer arithmetic */
+    uint32_t bx = fl_vm_bitsf(x);
+    uint32_t nz = (((bx >> 23) & 0xffu) + 0xffu) >> 8; /* 0 iff the exponent field is 0 */
+    uint32_t mz = nz - 1u;
+    float xs = x * fl_vm_float(0x3f800000u + (mz & (25u << 23)));
+    float k;
+    float f = fl_vm_splitf(xs, &k);
+    k = k - (fl_vm_float(0x4b000000u | (mz & 25u)) - 8388608.0f);
+    float hfsq = 0.5f * f * f;
+    float core = fl_vm_log_tailf(f, hfsq) + k * FL_VM_LN2F_LO_LOG - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    return core + fl_vm_log_specialf(x, 0.0f);
+}
+
+FL_VM_INLINE float fl_log1pf(float x)
+{
+    /* as fl_log1p: u - 1 is exact for u < 2^24; beyond, c is negligible against log(u) */
+    float xc = (x > -1.0f && x < FL_VM_INFF) ? x : fl_vm_tamef(x);
+    float u = 1.0f + xc;
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float c = (xc - (u - 1.0f)) / u;
+    float hfsq = 0.5f * f * f;
+    float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f
+                 + k * FL_VM_LN2F_HI_LOG;
+    float res = core + fl_vm_log_specialf(x, -1.0f);
+    return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
 }
 
 #endif /* FASTLOSS_VECMATH_H */
