@@ -163,11 +163,10 @@ FL_VM_INLINE double fl_vm_log_tail(double f, double hfsq)
  * that it then refuses to speculate, and the loop stays scalar. */
 FL_VM_INLINE double fl_vm_log_special(double x, double pole)
 {
-    double s = -0.0;
-    s = x == pole ? -FL_VM_INF : s;
+    double s = x == pole ? -FL_VM_INF : -0.0;
     s = x < pole ? FL_VM_NAN : s;
-    s = x == FL_VM_INF ? FL_VM_INF : s;
-    return x != x ? x : s;
+    /* +inf and NaN (the unordered compare is true for both) give x itself */
+    return !(x <= 1.7976931348623157e308) ? x : s;
 }
 
 FL_VM_INLINE double fl_log(double x)
@@ -285,11 +284,9 @@ FL_VM_INLINE float fl_vm_log_tailf(float f, float hfsq)
 
 FL_VM_INLINE float fl_vm_log_specialf(float x, float pole)
 {
-    float s = -0.0f;
-    s = x == pole ? -FL_VM_INFF : s;
+    float s = x == pole ? -FL_VM_INFF : -0.0f;
     s = x < pole ? FL_VM_NANF : s;
-    s = x == FL_VM_INFF ? FL_VM_INFF : s;
-    return x != x ? x : s;
+    return !(x <= 3.40282347e+38f) ? x : s;
 }
 
 FL_VM_INLINE float fl_logf(float x)
