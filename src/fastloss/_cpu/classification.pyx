@@ -1,0 +1,518 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Fused forward + gradient kernels of the classification losses (nll_loss, cross_entropy,
+multilabel_soft_margin_loss).
+
+Data model: a class-dimension input is a 3-D strided view ``(N, C, S)`` (S: the product of the
+K extra dims; 1 for ``(N, C)``). The Python layer guarantees one of two layouts:
+
+* row layout (``S == 1``, class stride 1): one row of C contiguous logits per sample; the row
+  kernels loop over classes, the prange goes over rows;
+* spatial layout (``S > 1``, spatial stride 1): the ``(N, C, H, W)`` image layout; the spatial
+  kernels take blocks of SBLOCK positions of one sample and loop classes outside, positions
+  inside, so every inner loop is contiguous and no transposed copy is ever made.
+
+Index targets are an ``(N, S)`` C-contiguous int64 array, already range-checked (every entry is
+``ignore_index`` or in ``[0, C)``). ``weight`` is always a length-C array (ones when absent), so
+no kernel branches on it. Gradients are C-contiguous ``(N, C, S)``. Reduced losses are summed
+per row/block into ``partial`` (double) and combined by the caller in a fixed order, so the
+result does not depend on the thread count. Mean scales (``g_scale``) are precomputed by the
+caller, so the gradient is written once, while the row is still in cache.
+
+cross_entropy with class indices, smoothing eps, per-class weight w, W = sum(w), target t:
+    loss = (1 - eps) w_t (lse - x_t) + eps / C * sum_c w_c (lse - x_c)
+    dloss/dx_j = (1 - eps) w_t (p_j - [j == t]) + eps / C (W p_j - w_j)
+with p = softmax(x); lse and every sum are taken relative to the row maximum (no overflow, and no
+cancellation of large logits). With probability targets y' = (1 - eps) y + eps / C:
+    loss = sum_c w_c y'_c (lse - x_c),   dloss/dx_j = (sum_c w_c y'_c) p_j - w_j y'_j,
+    dloss/dy_j = (1 - eps) w_j (lse - x_j).
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from libc.stdint cimport int64_t
+import numpy as np
+cimport numpy as cnp
+
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs, f_max
+
+cnp.import_array()
+
+cdef enum:
+    SBLOCK = 256
+
+
+cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
+    return byte_stride // itemsize
+
+
+cdef inline double grad_factor(const floating* go, Py_ssize_t i, double g_scale) noexcept nogil:
+    # grad_output of one loss element: per-element array (reduction='none') or the scalar scale
+    if go != NULL:
+        return g_scale * go[i]
+    return g_scale
+
+
+cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
+    # NaN propagates (f_max keeps a NaN first argument), so a NaN logit gives a NaN loss as in torch
+    cdef floating m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0]
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        m0 = f_max(x[i], m0)
+        m1 = f_max(x[i + 1], m1)
+        m2 = f_max(x[i + 2], m2)
+        m3 = f_max(x[i + 3], m3)
+        i += 4
+    while i < n:
+        m0 = f_max(x[i], m0)
+        i += 1
+    return f_max(f_max(m0, m1), f_max(m2, m3))
+
+
+def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
+                  long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
+                  const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Class-index cross entropy, row layout (S == 1, class stride 1)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double W = 0, eps_c = eps / C, loss, se, swx, lse, wt, gm, a
+    cdef floating m, e, fa, fb
+    cdef Py_ssize_t n, c
+    cdef int64_t ti
+    if N == 0:
+        return
+    for c in range(C):
+        W += wp[c]
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        ti = t[n, 0]
+        if ti == ignore_index:
+            if want_grad:
+                memset(gb + n * C, 0, C * sizeof(floating))
+            loss = 0
+        else:
+            m = row_max(xb + n * xs0, C)
+            se = 0
+            if want_grad:
+                for c in range(C):
+                    e = f_exp(xb[n * xs0 + c] - m)
+                    gb[n * C + c] = e
+                    se = se + e
+            else:
+                for c in range(C):
+                    se = se + f_exp(xb[n * xs0 + c] - m)
+            swx = 0
+            if eps != 0:
+                for c in range(C):
+                    swx = swx + wp[c] * (xb[n * xs0 + c] - m)
+            lse = f_log(se)
+            wt = wp[ti]
+            loss = (1 - eps) * wt * (lse - (xb[n * xs0 + ti] - m)) + eps_c * (W * lse - swx)
+            if want_grad:
+                gm = grad_factor(gob, n, g_scale)
+                fa = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se)
+                if eps != 0:
+                    fb = <floating>(gm * eps_c)
+                    for c in range(C):
+                        gb[n * C + c] = gb[n * C + c] * fa - fb * wp[c]
+                else:
+                    for c in range(C):
+                        gb[n * C + c] = gb[n * C + c] * fa
+                gb[n * C + ti] = gb[n * C + ti] - <floating>(gm * (1 - eps) * wt)
+        if store:
+            outb[n] = <floating>loss
+        else:
+            pb[n] = loss
+
+
+def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
+                     long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
+                     const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Class-index cross entropy, spatial layout (S > 1, spatial stride 1): blocks of SBLOCK positions."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t nsb = (S + SBLOCK - 1) // SBLOCK
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* xr
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef const int64_t* tb = &t[0, 0]
+    cdef floating* gb = NULL
+    cdef floating* gr
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double W = 0, eps_c = eps / C, loss, total, lse, wt, gm
+    cdef floating e, wc
+    cdef Py_ssize_t item, n, s0, L, c, k
+    cdef int64_t ti
+    cdef floating* mx
+    cdef double* se
+    cdef double* swx
+    cdef floating* fa
+    cdef floating* fb
+    if N == 0 or S == 0:
+        return
+    for c in range(C):
+        W += wp[c]
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        mx = <floating*> malloc(SBLOCK * sizeof(floating))
+        fa = <floating*> malloc(SBLOCK * sizeof(floating))
+        fb = <floating*> malloc(SBLOCK * sizeof(floating))
+        se = <double*> malloc(SBLOCK * sizeof(double))
+        swx = <double*> malloc(SBLOCK * sizeof(double))
+        for item in prange(N * nsb, schedule='static'):
+            n = item // nsb
+            s0 = (item - n * nsb) * SBLOCK
+            L = S - s0
+            if L > SBLOCK:
+                L = SBLOCK
+            xr = xb + n * xs0 + s0
+            gr = gb + n * C * S + s0 if want_grad else NULL
+            for k in range(L):
+                mx[k] = xr[k]
+                se[k] = 0
+                swx[k] = 0
+            for c in range(1, C):
+                for k in range(L):
+                    mx[k] = f_max(xr[c * xs1 + k], mx[k])
+            for c in range(C):
+                if want_grad:
+                    for k in range(L):
+                        e = f_exp(xr[c * xs1 + k] - mx[k])
+                        gr[c * S + k] = e
+                        se[k] += e
+                else:
+                    for k in range(L):
+                        se[k] += f_exp(xr[c * xs1 + k] - mx[k])
+                if eps != 0:
+                    wc = wp[c]
+                    for k in range(L):
+                        swx[k] += wc * (xr[c * xs1 + k] - mx[k])
+            total = 0
+            for k in range(L):
+                ti = tb[n * S + s0 + k]
+                if ti == ignore_index:
+                    loss = 0
+                    fa[k] = 0
+                    fb[k] = 0
+                else:
+                    lse = f_log(se[k])
+                    wt = wp[ti]
+                    loss = (1 - eps) * wt * (lse - (xr[ti * xs1 + k] - mx[k])) + eps_c * (W * lse - swx[k])
+                    gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                    fa[k] = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se[k])
+                    fb[k] = <floating>(gm * eps_c)
+                if store:
+                    outb[n * S + s0 + k] = <floating>loss
+                else:
+                    total = total + loss
+            if not store:
+                pb[item] = total
+            if want_grad:
+                for c in range(C):
+                    wc = wp[c]
+                    for k in range(L):
+                        gr[c * S + k] = gr[c * S + k] * fa[k] - fb[k] * wc
+                for k in range(L):
+                    ti = tb[n * S + s0 + k]
+                    if ti != ignore_index:
+                        gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                        gr[ti * S + k] = gr[ti * S + k] - <floating>(gm * (1 - eps) * wp[ti])
+        free(mx)
+        free(fa)
+        free(fb)
+        free(se)
+        free(swx)
+
+
+def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
+                 floating[:, ::1] out, floating[:, :, ::1] grad, floating[:, :, ::1] tgrad,
+                 const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Probability-target cross entropy, row layout (S == 1, class stride 1 for x and y)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), ys0 = es(y.strides[0], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None, want_tgrad = tgrad is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* tgb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double eps_c = eps / C, keep = 1 - eps, se, swy, swyx, lse, gm, wy
+    cdef floating m, e, xm, fa, fb, ft
+    cdef Py_ssize_t n, c
+    if N == 0:
+        return
+    xb = &x[0, 0, 0]
+    yb = &y[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if want_tgrad:
+        tgb = &tgrad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        m = row_max(xb + n * xs0, C)
+        se = 0
+        swy = 0
+        swyx = 0
+        for c in range(C):
+            xm = xb[n * xs0 + c] - m
+            e = f_exp(xm)
+            if want_grad:
+                gb[n * C + c] = e
+            se = se + e
+            wy = wp[c] * (keep * yb[n * ys0 + c] + eps_c)
+            swy = swy + wy
+            swyx = swyx + wy * xm
+        lse = f_log(se)
+        if store:
+            outb[n] = <floating>(swy * lse - swyx)
+        else:
+            pb[n] = swy * lse - swyx
+        gm = grad_factor(gob, n, g_scale)
+        if want_grad:
+            fa = <floating>(gm * swy / se)
+            fb = <floating>gm
+            for c in range(C):
+                gb[n * C + c] = gb[n * C + c] * fa - fb * wp[c] * <floating>(keep * yb[n * ys0 + c] + eps_c)
+        if want_tgrad:
+            ft = <floating>(gm * keep)
+            for c in range(C):
+                tgb[n * C + c] = ft * wp[c] * <floating>(lse - (xb[n * xs0 + c] - m))
+
+
+def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
+                    floating[:, ::1] out, floating[:, :, ::1] grad, floating[:, :, ::1] tgrad,
+                    const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Probability-target cross entropy, spatial layout (S > 1, spatial stride 1 for x and y)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t ys0 = es(y.strides[0], sizeof(floating)), ys1 = es(y.strides[1], sizeof(floating))
+    cdef Py_ssize_t nsb = (S + SBLOCK - 1) // SBLOCK
+    cdef bint store = out is not None, want_grad = grad is not None, want_tgrad = tgrad is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* xr
+    cdef const floating* yr
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* tgb = NULL
+    cdef floating* gr
+    cdef floating* tgr
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double eps_c = eps / C, keep = 1 - eps, total, loss, gm
+    cdef floating e, xm, wy, wc
+    cdef Py_ssize_t item, n, s0, L, c, k
+    cdef floating* mx
+    cdef double* se
+    cdef double* swy
+    cdef double* swyx
+    cdef floating* fa
+    cdef floating* fb
+    cdef floating* lse
+    if N == 0 or S == 0:
+        return
+    xb = &x[0, 0, 0]
+    yb = &y[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if want_tgrad:
+        tgb = &tgrad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        mx = <floating*> malloc(SBLOCK * sizeof(floating))
+        fa = <floating*> malloc(SBLOCK * sizeof(floating))
+        fb = <floating*> malloc(SBLOCK * sizeof(floating))
+        lse = <floating*> malloc(SBLOCK * sizeof(floating))
+        se = <double*> malloc(SBLOCK * sizeof(double))
+        swy = <double*> malloc(SBLOCK * sizeof(double))
+        swyx = <double*> malloc(SBLOCK * sizeof(double))
+        for item in prange(N * nsb, schedule='static'):
+            n = item // nsb
+            s0 = (item - n * nsb) * SBLOCK
+            L = S - s0
+            if L > SBLOCK:
+                L = SBLOCK
+            xr = xb + n * xs0 + s0
+            yr = yb + n * ys0 + s0
+            gr = gb + n * C * S + s0 if want_grad else NULL
+            tgr = tgb + n * C * S + s0 if want_tgrad else NULL
+            for k in range(L):
+                mx[k] = xr[k]
+                se[k] = 0
+                swy[k] = 0
+                swyx[k] = 0
+            for c in range(1, C):
+                for k in range(L):
+                    mx[k] = f_max(xr[c * xs1 + k], mx[k])
+            for c in range(C):
+                wc = wp[c]
+                for k in range(L):
+                    xm = xr[c * xs1 + k] - mx[k]
+                    e = f_exp(xm)
+                    if want_grad:
+                        gr[c * S + k] = e
+                    se[k] += e
+                    wy = wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
+                    swy[k] += wy
+                    swyx[k] += wy * xm
+            total = 0
+            for k in range(L):
+                lse[k] = <floating>f_log(se[k])
+                loss = swy[k] * lse[k] - swyx[k]
+                gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                fa[k] = <floating>(gm * swy[k] / se[k])
+                fb[k] = <floating>gm
+                if store:
+                    outb[n * S + s0 + k] = <floating>loss
+                else:
+                    total = total + loss
+            if not store:
+                pb[item] = total
+            for c in range(C):
+                wc = wp[c]
+                if want_grad:
+                    for k in range(L):
+                        gr[c * S + k] = gr[c * S + k] * fa[k] - fb[k] * wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
+                if want_tgrad:
+                    for k in range(L):
+                        tgr[c * S + k] = fb[k] * <floating>keep * wc * (lse[k] - (xr[c * xs1 + k] - mx[k]))
+        free(mx)
+        free(fa)
+        free(fb)
+        free(lse)
+        free(se)
+        free(swy)
+        free(swyx)
+
+
+def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w, long long ignore_index,
+        floating[:, ::1] out, floating[:, :, ::1] grad, const floating[:, ::1] go, double g_scale,
+        double[::1] partial, int n_threads):
+    """nll_loss: loss = -w_t x_t (0 where ignored); the gradient is zero except -w_t at the target.
+
+    One sample per prange step: its loss terms are summed into ``partial[n]`` and its gradient
+    slab (C * S values) zeroed and written while it is in cache.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t xs2 = es(x.strides[2], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef const int64_t* tb = &t[0, 0]
+    cdef floating* gb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double total, loss
+    cdef Py_ssize_t n, s
+    cdef int64_t ti
+    if N == 0 or S == 0:
+        return
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        total = 0
+        if want_grad:
+            memset(gb + n * C * S, 0, C * S * sizeof(floating))
+        for s in range(S):
+            ti = tb[n * S + s]
+            if ti == ignore_index:
+                loss = 0
+            else:
+                loss = -wp[ti] * xb[n * xs0 + ti * xs1 + s * xs2]
+                if want_grad:
+                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale) * wp[ti])
+            if store:
+                outb[n * S + s] = <floating>loss
+            else:
+                total = total + loss
+        if not store:
+            pb[n] = total
+
+
+def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
+                           double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
+                           const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Per row: mean over classes of w * ((1 - y) x + softplus(-x)) (= -(y logsig(x) + (1-y) logsig(-x))).
+
+    Gradients (before grad_output and the reduction scale): w (sigmoid(x) - y) / C for x,
+    -w x / C for y. Operands are 2-D strided views (stride 0 where broadcast); ``inv_c`` is 1/C
+    with torch's C (input.size(-1)), which need not be the row length when broadcasting.
+    """
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t ys0 = es(y.strides[0], sizeof(floating)), ys1 = es(y.strides[1], sizeof(floating))
+    cdef Py_ssize_t ws0 = es(w.strides[0], sizeof(floating)), ws1 = es(w.strides[1], sizeof(floating))
+    cdef bint store = out is not None, want_gx = gx is not None, want_gy = gy is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* wb
+    cdef const floating* gob = NULL
+    cdef double acc, gm
+    cdef floating xv, yv, wv, e, sp, sig, fs
+    cdef Py_ssize_t r, c
+    if R == 0 or C == 0:
+        return
+    xb = &x[0, 0]
+    yb = &y[0, 0]
+    wb = &w[0, 0]
+    if go is not None:
+        gob = &go[0]
+    for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
+        acc = 0
+        gm = grad_factor(gob, r, g_scale) * inv_c
+        fs = <floating>gm
+        for c in range(C):
+            xv = xb[r * xs0 + c * xs1]
+            yv = yb[r * ys0 + c * ys1]
+            wv = wb[r * ws0 + c * ws1]
+            e = f_exp(-f_abs(xv))
+            # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0), stable for every x
+            sp = f_log1p(e) + (-xv if xv < 0 else <floating>0)
+            acc = acc + wv * ((1 - yv) * xv + sp)
+            if want_gx:
+                sig = 1 / (1 + e) if xv >= 0 else e / (1 + e)
+                gx[r, c] = fs * wv * (sig - yv)
+            if want_gy:
+                gy[r, c] = -fs * wv * xv
+        if store:
+            out[r] = <floating>(acc * inv_c)
+        else:
+            partial[r] = acc * inv_c
