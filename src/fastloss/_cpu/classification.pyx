@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs, f_max
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs, f_max, sum_block
 
 cnp.import_array()
 
@@ -68,6 +68,26 @@ cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
     return f_max(f_max(m0, m1), f_max(m2, m3))
 
 
+cdef inline void exp_shifted(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
+    # out = exp(x - m): a loop of its own, so that it vectorises once f_exp is vectorisable
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = f_exp(x[i] - m)
+
+
+cdef inline double weighted_shifted_sum(const floating* w, const floating* x, Py_ssize_t n, floating m) noexcept nogil:
+    # sum_c w_c (x_c - m) in double (the label-smoothing term, relative to the row maximum)
+    cdef double a0 = 0, a1 = 0
+    cdef Py_ssize_t i = 0
+    while i + 2 <= n:
+        a0 += w[i] * (x[i] - m)
+        a1 += w[i + 1] * (x[i + 1] - m)
+        i += 2
+    if i < n:
+        a0 += w[i] * (x[i] - m)
+    return a0 + a1
+
+
 def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
                   long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
                   const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
@@ -82,7 +102,9 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
     cdef floating* outb = NULL
     cdef double* pb = &partial[0]
     cdef double W = 0, eps_c = eps / C, loss, se, swx, lse, wt, gm, a
-    cdef floating m, e, fa, fb
+    cdef floating m, fa, fb
+    cdef floating* row
+    cdef floating* buf
     cdef Py_ssize_t n, c
     cdef int64_t ti
     if N == 0:
@@ -96,45 +118,40 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
-    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
-        ti = t[n, 0]
-        if ti == ignore_index:
-            if want_grad:
-                memset(gb + n * C, 0, C * sizeof(floating))
-            loss = 0
-        else:
-            m = row_max(xb + n * xs0, C)
-            se = 0
-            if want_grad:
-                for c in range(C):
-                    e = f_exp(xb[n * xs0 + c] - m)
-                    gb[n * C + c] = e
-                    se = se + e
+    with nogil, parallel(num_threads=n_threads):
+        # exp scratch for the forward-only call (the gradient row serves when there is one)
+        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        for n in prange(N, schedule='static'):
+            ti = t[n, 0]
+            row = gb + n * C if want_grad else buf
+            if ti == ignore_index:
+                if want_grad:
+                    memset(row, 0, C * sizeof(floating))
+                loss = 0
             else:
-                for c in range(C):
-                    se = se + f_exp(xb[n * xs0 + c] - m)
-            swx = 0
-            if eps != 0:
-                for c in range(C):
-                    swx = swx + wp[c] * (xb[n * xs0 + c] - m)
-            lse = f_log(se)
-            wt = wp[ti]
-            loss = (1 - eps) * wt * (lse - (xb[n * xs0 + ti] - m)) + eps_c * (W * lse - swx)
-            if want_grad:
-                gm = grad_factor(gob, n, g_scale)
-                fa = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se)
-                if eps != 0:
-                    fb = <floating>(gm * eps_c)
-                    for c in range(C):
-                        gb[n * C + c] = gb[n * C + c] * fa - fb * wp[c]
-                else:
-                    for c in range(C):
-                        gb[n * C + c] = gb[n * C + c] * fa
-                gb[n * C + ti] = gb[n * C + ti] - <floating>(gm * (1 - eps) * wt)
-        if store:
-            outb[n] = <floating>loss
-        else:
-            pb[n] = loss
+                m = row_max(xb + n * xs0, C)
+                exp_shifted(xb + n * xs0, row, C, m)
+                se = sum_block(row, C)
+                swx = weighted_shifted_sum(wp, xb + n * xs0, C, m) if eps != 0 else 0
+                lse = f_log(se)
+                wt = wp[ti]
+                loss = (1 - eps) * wt * (lse - (xb[n * xs0 + ti] - m)) + eps_c * (W * lse - swx)
+                if want_grad:
+                    gm = grad_factor(gob, n, g_scale)
+                    fa = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se)
+                    if eps != 0:
+                        fb = <floating>(gm * eps_c)
+                        for c in range(C):
+                            row[c] = row[c] * fa - fb * wp[c]
+                    else:
+                        for c in range(C):
+                            row[c] = row[c] * fa
+                    row[ti] = row[ti] - <floating>(gm * (1 - eps) * wt)
+            if store:
+                outb[n] = <floating>loss
+            else:
+                pb[n] = loss
+        free(buf)
 
 
 def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
@@ -261,7 +278,9 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
     cdef floating* outb = NULL
     cdef double* pb = &partial[0]
     cdef double eps_c = eps / C, keep = 1 - eps, se, swy, swyx, lse, gm, wy
-    cdef floating m, e, xm, fa, fb, ft
+    cdef floating m, fa, fb, ft
+    cdef floating* row
+    cdef floating* buf
     cdef Py_ssize_t n, c
     if N == 0:
         return
@@ -275,35 +294,35 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
-    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
-        m = row_max(xb + n * xs0, C)
-        se = 0
-        swy = 0
-        swyx = 0
-        for c in range(C):
-            xm = xb[n * xs0 + c] - m
-            e = f_exp(xm)
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        for n in prange(N, schedule='static'):
+            row = gb + n * C if want_grad else buf
+            m = row_max(xb + n * xs0, C)
+            exp_shifted(xb + n * xs0, row, C, m)
+            se = sum_block(row, C)
+            swy = 0
+            swyx = 0
+            for c in range(C):
+                wy = wp[c] * (keep * yb[n * ys0 + c] + eps_c)
+                swy = swy + wy
+                swyx = swyx + wy * (xb[n * xs0 + c] - m)
+            lse = f_log(se)
+            if store:
+                outb[n] = <floating>(swy * lse - swyx)
+            else:
+                pb[n] = swy * lse - swyx
+            gm = grad_factor(gob, n, g_scale)
             if want_grad:
-                gb[n * C + c] = e
-            se = se + e
-            wy = wp[c] * (keep * yb[n * ys0 + c] + eps_c)
-            swy = swy + wy
-            swyx = swyx + wy * xm
-        lse = f_log(se)
-        if store:
-            outb[n] = <floating>(swy * lse - swyx)
-        else:
-            pb[n] = swy * lse - swyx
-        gm = grad_factor(gob, n, g_scale)
-        if want_grad:
-            fa = <floating>(gm * swy / se)
-            fb = <floating>gm
-            for c in range(C):
-                gb[n * C + c] = gb[n * C + c] * fa - fb * wp[c] * <floating>(keep * yb[n * ys0 + c] + eps_c)
-        if want_tgrad:
-            ft = <floating>(gm * keep)
-            for c in range(C):
-                tgb[n * C + c] = ft * wp[c] * <floating>(lse - (xb[n * xs0 + c] - m))
+                fa = <floating>(gm * swy / se)
+                fb = <floating>gm
+                for c in range(C):
+                    row[c] = row[c] * fa - fb * wp[c] * <floating>(keep * yb[n * ys0 + c] + eps_c)
+            if want_tgrad:
+                ft = <floating>(gm * keep)
+                for c in range(C):
+                    tgb[n * C + c] = ft * wp[c] * <floating>(lse - (xb[n * xs0 + c] - m))
+        free(buf)
 
 
 def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
