@@ -33,12 +33,139 @@ from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs, f_max, sum_block
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs
 
 cnp.import_array()
 
 cdef enum:
     SBLOCK = 256
+
+
+cdef extern from *:
+    """
+    #include <stddef.h>
+    #include <stdint.h>
+    #include <string.h>
+    /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
+     * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
+     * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
+     * per SSE2 register the exp-bound softmax cannot keep up with torch's AVX2 kernels. */
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
+    #define FASTLOSS_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define FASTLOSS_CLONES
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTLOSS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define FASTLOSS_INLINE static inline
+    #endif
+
+    FASTLOSS_INLINE uint32_t fastloss_f2u(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+    FASTLOSS_INLINE float fastloss_u2f(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+    /* exp(x) in float for x <= 0 (the shifted logits x - max of a softmax), or NaN.
+     * Straight-line code that vectorises even without -ffast-math: every select is done on the
+     * bits with integer operations (a float compare may trap, which blocks if-conversion), and
+     * no float<->int conversion is needed. Cody-Waite reduction x = k ln2 + r (ln2 split in
+     * two; k rounded with the 1.5 * 2^23 trick, which also leaves k in the low mantissa bits),
+     * Cephes' degree-6 expf polynomial, 2^k built in the exponent field. Error < 1 ulp on
+     * [-87, 0] (checked against double exp on 2M points). Below -87 (-inf included) the result,
+     * a float subnormal at most, is 0; NaN flows through. Not for x > 0. */
+    FASTLOSS_INLINE float fastloss_expf_nonpos(float x)
+    {
+        uint32_t u = fastloss_f2u(x);
+        uint32_t is_nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+        uint32_t tiny = -(uint32_t)((u > 0xC2AE0000u) & !is_nan);  /* x < -87 (0xC2AE0000 = -87.0f) */
+        float xc = fastloss_u2f((u & ~tiny) | (0xC2AE0000u & tiny));
+        float kr = xc * 1.44269504088896341f + 12582912.0f;
+        float k = kr - 12582912.0f;
+        float r = xc - k * 0.693359375f;
+        r = r - k * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * (r * r) + r + 1.0f;
+        float scale = fastloss_u2f((fastloss_f2u(kr) + 127u) << 23);
+        return fastloss_u2f(fastloss_f2u(p * scale) & ~tiny);
+    }
+
+    /* max of x[0..n): eight running maxima in the "a > m ? a : m" (MAXPS) form vectorise; one
+     * would not (float max is not reassociated without -ffast-math). It may skip a NaN: harmless,
+     * since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
+    FASTLOSS_CLONES static float fastloss_max_f(const float *x, ptrdiff_t n)
+    {
+        float acc[8], m;
+        ptrdiff_t i = 0;
+        int j;
+        for (j = 0; j < 8; j++) acc[j] = x[0];
+        for (; i + 8 <= n; i += 8)
+            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        m = acc[0];
+        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (; i < n; i++) m = x[i] > m ? x[i] : m;
+        return m;
+    }
+
+    /* out = exp(x - m); returns sum(out) accumulated in double (eight partial sums). Two loops:
+     * with the sum fused into the exp loop GCC keeps the accumulators in memory (slower). */
+    FASTLOSS_CLONES static double fastloss_exp_sum_f(const float *x, float *out, ptrdiff_t n, float m)
+    {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) out[i] = fastloss_expf_nonpos(x[i] - m);
+        for (i = 0; i + 8 <= n; i += 8) {
+            a0 += out[i]; a1 += out[i + 1]; a2 += out[i + 2]; a3 += out[i + 3];
+            a4 += out[i + 4]; a5 += out[i + 5]; a6 += out[i + 6]; a7 += out[i + 7];
+        }
+        for (; i < n; i++) a0 += out[i];
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    }
+
+    /* g = g * a - b * w (w may be NULL when b == 0) */
+    FASTLOSS_CLONES static void fastloss_scale_sub_f(float *g, const float *w, ptrdiff_t n, float a, float b)
+    {
+        ptrdiff_t i;
+        if (w == NULL || b == 0.0f)
+            for (i = 0; i < n; i++) g[i] = g[i] * a;
+        else
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
+    }
+
+    /* spatial layout, one class row of a block: mx = max(mx, x) */
+    FASTLOSS_CLONES static void fastloss_max_update_f(float *mx, const float *x, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
+    }
+
+    /* spatial layout, one class row of a block: out = exp(x - mx), se += out */
+    FASTLOSS_CLONES static void fastloss_exp_acc_f(const float *x, const float *mx, float *out, double *se, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            float e = fastloss_expf_nonpos(x[i] - mx[i]);
+            out[i] = e;
+            se[i] += e;
+        }
+    }
+
+    /* spatial layout, one class row of a block: g = g * a - b * w_c */
+    FASTLOSS_CLONES static void fastloss_scale_sub_vec_f(float *g, const float *a, const float *b, float wc, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
+    }
+    """
+    float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
+    double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
+    void fastloss_scale_sub_f(float* g, const float* w, Py_ssize_t n, float a, float b) noexcept nogil
+    void fastloss_max_update_f(float* mx, const float* x, Py_ssize_t n) noexcept nogil
+    void fastloss_exp_acc_f(const float* x, const float* mx, float* out, double* se, Py_ssize_t n) noexcept nogil
+    void fastloss_scale_sub_vec_f(float* g, const float* a, const float* b, float wc, Py_ssize_t n) noexcept nogil
 
 
 cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
@@ -52,27 +179,81 @@ cdef inline double grad_factor(const floating* go, Py_ssize_t i, double g_scale)
     return g_scale
 
 
+# Fused-type front ends: float32 goes to the C loops above, float64 to plain loops with f_exp
+# (full double accuracy).
+
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    # NaN propagates (f_max keeps a NaN first argument), so a NaN logit gives a NaN loss as in torch
-    cdef floating m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0]
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        m0 = f_max(x[i], m0)
-        m1 = f_max(x[i + 1], m1)
-        m2 = f_max(x[i + 2], m2)
-        m3 = f_max(x[i + 3], m3)
-        i += 4
-    while i < n:
-        m0 = f_max(x[i], m0)
-        i += 1
-    return f_max(f_max(m0, m1), f_max(m2, m3))
-
-
-cdef inline void exp_shifted(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
-    # out = exp(x - m): a loop of its own, so that it vectorises once f_exp is vectorisable
     cdef Py_ssize_t i
+    cdef floating m
+    if floating is float:
+        return fastloss_max_f(x, n)
+    m = x[0]
+    for i in range(1, n):
+        m = x[i] if x[i] > m else m
+    return m
+
+
+cdef inline double exp_sum(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
+    """out = exp(x - m); returns the sum in double."""
+    cdef Py_ssize_t i
+    cdef double a0 = 0, a1 = 0
+    if floating is float:
+        return fastloss_exp_sum_f(x, out, n, m)
     for i in range(n):
         out[i] = f_exp(x[i] - m)
+    i = 0
+    while i + 2 <= n:
+        a0 += out[i]
+        a1 += out[i + 1]
+        i += 2
+    if i < n:
+        a0 += out[i]
+    return a0 + a1
+
+
+cdef inline void scale_sub(floating* g, const floating* w, Py_ssize_t n, floating a, floating b) noexcept nogil:
+    """g = g * a - b * w (b == 0: g * a)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_scale_sub_f(g, w, n, a, b)
+    elif b == 0:
+        for i in range(n):
+            g[i] = g[i] * a
+    else:
+        for i in range(n):
+            g[i] = g[i] * a - b * w[i]
+
+
+cdef inline void max_update(floating* mx, const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_max_update_f(mx, x, n)
+    else:
+        for i in range(n):
+            mx[i] = x[i] if x[i] > mx[i] else mx[i]
+
+
+cdef inline void exp_acc(const floating* x, const floating* mx, floating* out, double* se, Py_ssize_t n) noexcept nogil:
+    """out = exp(x - mx), se += out (elementwise over a block of positions)."""
+    cdef Py_ssize_t i
+    cdef floating e
+    if floating is float:
+        fastloss_exp_acc_f(x, mx, out, se, n)
+    else:
+        for i in range(n):
+            e = f_exp(x[i] - mx[i])
+            out[i] = e
+            se[i] += e
+
+
+cdef inline void scale_sub_vec(floating* g, const floating* a, const floating* b, floating wc, Py_ssize_t n) noexcept nogil:
+    """g = g * a - b * wc (elementwise over a block of positions)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_scale_sub_vec_f(g, a, b, wc, n)
+    else:
+        for i in range(n):
+            g[i] = g[i] * a[i] - b[i] * wc
 
 
 cdef inline double weighted_shifted_sum(const floating* w, const floating* x, Py_ssize_t n, floating m) noexcept nogil:
@@ -130,8 +311,7 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
                 loss = 0
             else:
                 m = row_max(xb + n * xs0, C)
-                exp_shifted(xb + n * xs0, row, C, m)
-                se = sum_block(row, C)
+                se = exp_sum(xb + n * xs0, row, C, m)
                 swx = weighted_shifted_sum(wp, xb + n * xs0, C, m) if eps != 0 else 0
                 lse = f_log(se)
                 wt = wp[ti]
@@ -139,13 +319,8 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
                 if want_grad:
                     gm = grad_factor(gob, n, g_scale)
                     fa = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se)
-                    if eps != 0:
-                        fb = <floating>(gm * eps_c)
-                        for c in range(C):
-                            row[c] = row[c] * fa - fb * wp[c]
-                    else:
-                        for c in range(C):
-                            row[c] = row[c] * fa
+                    fb = <floating>(gm * eps_c)
+                    scale_sub(row, wp, C, fa, fb)
                     row[ti] = row[ti] - <floating>(gm * (1 - eps) * wt)
             if store:
                 outb[n] = <floating>loss
@@ -180,6 +355,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
     cdef double* swx
     cdef floating* fa
     cdef floating* fb
+    cdef floating* scratch
     if N == 0 or S == 0:
         return
     for c in range(C):
@@ -197,6 +373,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         fb = <floating*> malloc(SBLOCK * sizeof(floating))
         se = <double*> malloc(SBLOCK * sizeof(double))
         swx = <double*> malloc(SBLOCK * sizeof(double))
+        scratch = <floating*> malloc(SBLOCK * sizeof(floating))
         for item in prange(N * nsb, schedule='static'):
             n = item // nsb
             s0 = (item - n * nsb) * SBLOCK
@@ -210,17 +387,9 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
                 se[k] = 0
                 swx[k] = 0
             for c in range(1, C):
-                for k in range(L):
-                    mx[k] = f_max(xr[c * xs1 + k], mx[k])
+                max_update(mx, xr + c * xs1, L)
             for c in range(C):
-                if want_grad:
-                    for k in range(L):
-                        e = f_exp(xr[c * xs1 + k] - mx[k])
-                        gr[c * S + k] = e
-                        se[k] += e
-                else:
-                    for k in range(L):
-                        se[k] += f_exp(xr[c * xs1 + k] - mx[k])
+                exp_acc(xr + c * xs1, mx, gr + c * S if want_grad else scratch, se, L)
                 if eps != 0:
                     wc = wp[c]
                     for k in range(L):
@@ -247,9 +416,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
                 pb[item] = total
             if want_grad:
                 for c in range(C):
-                    wc = wp[c]
-                    for k in range(L):
-                        gr[c * S + k] = gr[c * S + k] * fa[k] - fb[k] * wc
+                    scale_sub_vec(gr + c * S, fa, fb, wp[c], L)
                 for k in range(L):
                     ti = tb[n * S + s0 + k]
                     if ti != ignore_index:
@@ -260,6 +427,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         free(fb)
         free(se)
         free(swx)
+        free(scratch)
 
 
 def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
@@ -299,8 +467,7 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
         for n in prange(N, schedule='static'):
             row = gb + n * C if want_grad else buf
             m = row_max(xb + n * xs0, C)
-            exp_shifted(xb + n * xs0, row, C, m)
-            se = sum_block(row, C)
+            se = exp_sum(xb + n * xs0, row, C, m)
             swy = 0
             swyx = 0
             for c in range(C):
@@ -392,23 +559,20 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
                 swy[k] = 0
                 swyx[k] = 0
             for c in range(1, C):
-                for k in range(L):
-                    mx[k] = f_max(xr[c * xs1 + k], mx[k])
+                max_update(mx, xr + c * xs1, L)
             for c in range(C):
+                exp_acc(xr + c * xs1, mx, gr + c * S if want_grad else lse, se, L)
                 wc = wp[c]
                 for k in range(L):
                     xm = xr[c * xs1 + k] - mx[k]
-                    e = f_exp(xm)
-                    if want_grad:
-                        gr[c * S + k] = e
-                    se[k] += e
                     wy = wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
                     swy[k] += wy
                     swyx[k] += wy * xm
             total = 0
             for k in range(L):
-                lse[k] = <floating>f_log(se[k])
-                loss = swy[k] * lse[k] - swyx[k]
+                loss = f_log(se[k])
+                lse[k] = <floating>loss
+                loss = swy[k] * loss - swyx[k]
                 gm = grad_factor(gob, n * S + s0 + k, g_scale)
                 fa[k] = <floating>(gm * swy[k] / se[k])
                 fb[k] = <floating>gm
