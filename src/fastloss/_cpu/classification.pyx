@@ -51,7 +51,7 @@ cdef extern from *:
      * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
      * per SSE2 register the exp-bound softmax cannot keep up with torch's AVX2 kernels. */
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
-    #define FASTLOSS_CLONES __attribute__((target_clones("avx2", "default")))
+    #define FASTLOSS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define FASTLOSS_CLONES
     #endif
