@@ -653,7 +653,7 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
 def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
                            double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
                            const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
-    """Per row: mean over classes of w * ((1 - y) x + softplus(-x)) (= -(y logsig(x) + (1-y) logsig(-x))).
+    """Per row: mean over classes of w * (y softplus(-x) + (1 - y) softplus(x)) (= -(y logsig(x) + (1-y) logsig(-x))).
 
     Gradients (before grad_output and the reduction scale): w (sigmoid(x) - y) / C for x,
     -w x / C for y. Operands are 2-D strided views (stride 0 where broadcast); ``inv_c`` is 1/C
@@ -687,9 +687,14 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
             yv = yb[r * ys0 + c * ys1]
             wv = wb[r * ws0 + c * ws1]
             e = f_exp(-f_abs(xv))
-            # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0), stable for every x
-            sp = f_log1p(e) + (-xv if xv < 0 else <floating>0)
-            acc = acc + wv * ((1 - yv) * xv + sp)
+            # y softplus(-x) + (1 - y) softplus(x), softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)):
+            # no cancellation (the shorter (1 - y) x + softplus(-x) loses float32 digits at y = 0, x << 0)
+            sp = f_log1p(e)
+            if xv < 0:
+                sp = sp - yv * xv
+            else:
+                sp = sp + (1 - yv) * xv
+            acc = acc + wv * sp
             if want_gx:
                 sig = 1 / (1 + e) if xv >= 0 else e / (1 + e)
                 gx[r, c] = fs * wv * (sig - yv)
