@@ -137,7 +137,8 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     out = np.empty((N, S), dtype=work) if reduction == "none" else None
     g = np.empty((N, C, S), dtype=work) if want else None
     kernels = _backend.kernels("classification", x)
-    threads = _threads(N * C * S)
+    # nll's forward reads one entry per sample; its gradient writes them all
+    threads = _threads(N * S if kernel_name == "nll" and not want else N * C * S)
     if kernel_name == "nll":
         partial = np.zeros(max(N, 1))
         kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
