@@ -11,8 +11,8 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_index_range, float_operands,
-                           index_array)
+from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
+                           float_operands, index_array)
 from ._common import finish_grad, finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
@@ -119,8 +119,14 @@ def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
 
 def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_index, reduction, grad, eps=0.0):
     """The shared body of nll_loss and class-index cross_entropy."""
-    arrays, originals, out_dtype, work = float_operands({"input": input, "weight": weight})
+    # The input alone sets the dtype (torch refuses a weight of another dtype here; fastloss
+    # casts it rather than promote the result).
+    arrays, originals, out_dtype, work = float_operands({"input": input})
     x = arrays["input"]
+    if weight is not None:
+        weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
+        _backend.check_same_backend({"input": x, "weight": weight})
+    arrays["weight"] = weight
     t, loss_shape = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
     w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
