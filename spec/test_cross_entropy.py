@@ -197,3 +197,13 @@ def test_float32_large_rows_no_less_accurate_than_torch(shape):
     (tg,) = torch.autograd.grad(theirs, [xt])
     assert_no_less_accurate(ours, theirs.detach().numpy(), exact, "float32 loss")
     assert_no_less_accurate(g["input"], tg.numpy(), exact_g["input"], "float32 grad")
+
+
+def test_no_classes_and_empty_batch():
+    # torch: probability targets with C = 0 give 0 per sample and a nan mean (numel / C = 0 / 0)
+    assert_close(impl.loss("cross_entropy", np.zeros((3, 0)), np.zeros((3, 0)), reduction="none"), np.zeros(3), "C = 0")
+    assert np.isnan(impl.loss("cross_entropy", np.zeros((3, 0)), np.zeros((3, 0))))
+    # every target ignored with C = 0
+    assert impl.loss("cross_entropy", np.zeros((3, 0)), np.full(3, -100), reduction="sum") == 0.0
+    loss, g = impl.value_and_grad("cross_entropy", np.zeros((0, 5, 4)), np.zeros((0, 4), dtype=np.int64))
+    assert np.isnan(loss) and g["input"].shape == (0, 5, 4)

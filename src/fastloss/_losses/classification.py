@@ -145,7 +145,12 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     kernels = _backend.kernels("classification", x)
     # nll's forward reads one entry per sample; its gradient writes them all
     threads = _threads(N * S if kernel_name == "nll" and not want else N * C * S)
-    if kernel_name == "nll":
+    if C == 0:
+        # no classes: every target was ignored (or the range check failed); nothing to read
+        partial = np.zeros(1)
+        if out is not None:
+            out[:] = 0
+    elif kernel_name == "nll":
         partial = np.zeros(max(N, 1))
         kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
     elif S == 1:
@@ -239,7 +244,8 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     yv = _ncs(y)
     N, _, S = v.shape
     loss_shape = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
-    denom = float(N * S)
+    # torch divides by input.numel() / C: nan when there are no classes
+    denom = float(N * S) if C else 0.0
     want_x = grad is not None and grad.wants("input")
     want_y = grad is not None and grad.wants("target")
     go, g_scale = None, 1.0
@@ -252,7 +258,11 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     gy = np.empty((N, C, S), dtype=work) if want_y else None
     kernels = _backend.kernels("classification", x)
     threads = _threads(N * C * S)
-    if S == 1:
+    if C == 0:
+        partial = np.zeros(1)
+        if out is not None:
+            out[:] = 0
+    elif S == 1:
         partial = np.zeros(max(N, 1))
         kernels.ce_prob_rows(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
     else:
