@@ -84,15 +84,24 @@ def _index_target(target, input, ignore_index, loss_name):
     """The class-index target as C-contiguous int64 ``(N, S)``, shape- and range-checked."""
     loss_shape = _class_shapes(loss_name, input, target.shape)
     C = input.shape[0] if input.ndim == 1 else input.shape[1]
-    check_index_range(target, "target", 0, C, ignore=ignore_index)
+    # Fast path: two reductions prove the common case (every entry a class, none ignored)
+    # without building masks; otherwise the full check finds and names the bad entry.
+    some_ignored = True
+    if target.size:
+        low, high = int(target.min()), int(target.max())
+        some_ignored = low <= ignore_index <= high
+        if low < 0 or high >= C:
+            check_index_range(target, "target", 0, C, ignore=ignore_index)
     N = 1 if input.ndim == 1 else input.shape[0]
     t = np.ascontiguousarray(target.reshape(N, _spatial_size(input)))
-    return t, loss_shape
+    return t, loss_shape, some_ignored
 
 
-def _denominator(t, w, weighted, ignore_index):
+def _denominator(t, w, weighted, ignore_index, some_ignored):
     """'mean' divides by the summed weight of the non-ignored targets (their count if unweighted)."""
     flat = t.reshape(-1)
+    if not some_ignored:
+        return float(np.sum(w[flat], dtype=np.float64)) if weighted else float(flat.size)
     keep = flat != ignore_index
     if weighted:
         return float(np.sum(w[flat[keep]], dtype=np.float64))
@@ -127,12 +136,12 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
         _backend.check_same_backend({"input": x, "weight": weight})
     arrays["weight"] = weight
-    t, loss_shape = _index_target(target, x, ignore_index, loss_name)
+    t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
     w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
     v = _ncs(x)
     N, _, S = v.shape
-    denom = _denominator(t, w, weighted, ignore_index) if reduction == "mean" else 1.0
+    denom = _denominator(t, w, weighted, ignore_index, some_ignored) if reduction == "mean" else 1.0
     want = grad is not None and grad.wants("input")
     go = None
     g_scale = 1.0
