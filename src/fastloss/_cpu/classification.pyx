@@ -405,7 +405,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
     cdef floating* outb = NULL
     cdef double* pb = &partial[0]
     cdef double W = 0, eps_c = eps / C, loss, total, lse, wt, gm
-    cdef floating e, wc
+    cdef floating wc
     cdef Py_ssize_t item, n, s0, L, c, k
     cdef int64_t ti
     cdef floating* mx
@@ -572,7 +572,7 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
     cdef floating* outb = NULL
     cdef double* pb = &partial[0]
     cdef double eps_c = eps / C, keep = 1 - eps, total, loss, gm
-    cdef floating e, xm, wy, wc
+    cdef floating xm, wy, wc
     cdef Py_ssize_t item, n, s0, L, c, k
     cdef floating* mx
     cdef double* se
