@@ -5,5 +5,9 @@ tensors included) and returns a NumPy array of the input's floating dtype: 0-d f
 loss. Gradients come from :func:`fastloss.value_and_grad`.
 """
 from ._losses.elementwise import l1_loss, mse_loss
+from ._losses.margin import multi_margin_loss, multilabel_margin_loss
+from ._losses.embedding import cosine_embedding_loss, triplet_margin_loss, triplet_margin_with_distance_loss
 
-__all__ = ["l1_loss", "mse_loss"]
+__all__ = ["l1_loss", "mse_loss",
+           "multi_margin_loss", "multilabel_margin_loss",
+           "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss"]
