@@ -72,7 +72,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """
     name = "multi_margin_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
-    if isinstance(p, bool) or p not in (1, 2):
+    if p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 are supported, got p={p!r}")
     p = int(p)
     margin = as_float(margin, "margin")
