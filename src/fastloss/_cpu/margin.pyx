@@ -246,7 +246,9 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
                 xi = xr[i]
                 lo = first_active(keys, T, xi)
                 count = T - lo
-                s = s + (suffix[lo] + count * <double>xi)
+                if count:
+                    # (a NaN x[i] activates no key, as torch's ``z > 0`` is false for NaN)
+                    s = s + (suffix[lo] + count * <double>xi)
                 if want_grad:
                     hits[lo] = hits[lo] + 1
                     gr[i] = count * g
