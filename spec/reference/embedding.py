@@ -75,7 +75,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean", 
     return value, {"input1": sum_to(g1, x1.shape), "input2": sum_to(g2, x2.shape)}
 
 
-def _triplet(anchor, positive, negative, margin, dist, swap, split_ties, reduction, grad_output):
+def _triplet(anchor, positive, negative, margin, dist, swap, reduction, grad_output):
     """max(0, margin + d(a, p) - d_neg); dist(x1, x2, grad_output) -> (d, {x1, x2 grads})."""
     a, p, n = f64(anchor, positive, negative)
     d_ap, _ = dist(a, p, None)
@@ -84,8 +84,8 @@ def _triplet(anchor, positive, negative, margin, dist, swap, split_ties, reducti
     if swap:
         d_pn, _ = dist(p, n, None)
         d_neg = np.minimum(d_an, d_pn)
-        tie = 0.5 if split_ties else 1.0
-        w_an = np.where(d_an < d_pn, 1.0, np.where(d_an == d_pn, tie, 0.0))
+        # the minimum's gradient goes to the smaller distance; a tie splits it evenly (as torch)
+        w_an = np.where(d_an < d_pn, 1.0, np.where(d_an == d_pn, 0.5, 0.0))
     v = margin + d_ap - d_neg
     loss = np.maximum(v, 0.0)
     value, go = _reduce(np.asarray(loss, dtype=np.float64), reduction, grad_output)
@@ -104,18 +104,18 @@ def _triplet(anchor, positive, negative, margin, dist, swap, split_ties, reducti
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean",
                         grad_output=None):
     """max(0, margin + ||a - p + eps||_p - ||a - n + eps||_p); swap: min with ||p - n + eps||_p
-    (a tie gives the gradient to d(a, n), as torch's at::min)."""
+    (a tie splits the gradient between the two distances)."""
     def dist(x1, x2, go):
         return pairwise_distance(x1, x2, p, eps, grad_output=go)
-    return _triplet(anchor, positive, negative, margin, dist, swap, False, reduction, grad_output)
+    return _triplet(anchor, positive, negative, margin, dist, swap, reduction, grad_output)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=None, margin=1.0, swap=False,
                                       reduction="mean", grad_output=None):
     """As triplet_margin_loss with pairwise_distance(p=2, eps=1e-6) by default; distance_function may be a
-    (p, eps) pair for the p-norm; a swap tie splits the gradient (torch.minimum)."""
+    (p, eps) pair for the p-norm."""
     p, eps = (2.0, 1e-6) if distance_function is None else distance_function
 
     def dist(x1, x2, go):
         return pairwise_distance(x1, x2, p, eps, grad_output=go)
-    return _triplet(anchor, positive, negative, margin, dist, swap, True, reduction, grad_output)
+    return _triplet(anchor, positive, negative, margin, dist, swap, reduction, grad_output)

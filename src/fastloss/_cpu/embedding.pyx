@@ -159,7 +159,7 @@ def pairwise_distance(const floating[:, :] x1, const floating[:, :] x2, double p
 
 
 def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const floating[:, :] neg,
-                   double margin, double p, int kind, double eps, bint swap, bint split_ties,
+                   double margin, double p, int kind, double eps, bint swap,
                    double[::1] rowloss, floating[:, ::1] ga, floating[:, ::1] gp, floating[:, ::1] gn,
                    const floating[::1] go, double g_scale, int n_threads):
     """triplet_margin rows: ``max(0, margin + d(a, p) - d_neg)`` with ``d(u, v) = ||u - v + eps||_p`` and
@@ -167,9 +167,8 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
 
     Gradients (all three or none): the row's upstream gradient is ``go[n] * g_scale`` where
     ``margin + d(a, p) - d_neg >= 0`` (torch's clamp_min passes the gradient at 0), else 0. With
-    ``swap``, a tie ``d(p, n) == d(a, n)`` sends the whole gradient to ``d(a, n)`` (at::min, used by
-    triplet_margin_loss) or half to each (``split_ties``: torch.minimum, used by
-    triplet_margin_with_distance_loss).
+    ``swap``, a tie ``d(p, n) == d(a, n)`` splits the gradient evenly between them (torch's
+    binary min/minimum backward).
     """
     cdef Py_ssize_t rows = a.shape[0], D = a.shape[1], r, k
     cdef Py_ssize_t sa0 = elem(a.strides[0], sizeof(floating)), sa1 = elem(a.strides[1], sizeof(floating))
@@ -215,7 +214,7 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
                     d_neg = d_pn
                     w_an = 0
                     w_pn = 1
-                elif split_ties and d_pn == d_an:
+                elif d_pn == d_an:
                     w_an = 0.5
                     w_pn = 0.5
             # in the input's precision, as torch's clamp_min(margin + d_pos - d_neg, 0)

@@ -104,8 +104,7 @@ def _triplet_operands(name, anchor, positive, negative):
     return arrays, originals, out_dtype, work, shape
 
 
-def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, split_ties,
-                 reduction, grad):
+def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, reduction, grad):
     """The fused p-norm triplet kernel over the rows of the broadcast shape."""
     rows_shape = shape if shape else (1,)
     a, pp, n = (_rows(arrays[k], shape) for k in ("anchor", "positive", "negative"))
@@ -120,7 +119,7 @@ def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps
         if any(grad.wants(k) and originals[k].dtype.kind == "f" for k in names):
             buffers = tuple(np.empty((rows, D), dtype=work) for _ in names)
     rowloss = np.empty(rows, dtype=np.float64)
-    _backend.kernels("embedding", a).triplet_margin(a, pp, n, margin, p, norm_kind(p), eps, swap, split_ties,
+    _backend.kernels("embedding", a).triplet_margin(a, pp, n, margin, p, norm_kind(p), eps, swap,
                                                     rowloss, *buffers, go, g_scale, threads_for(rows * D))
     loss = _reduce_rows(rowloss, batch_shape, reduction, out_dtype)
     if grad is None:
@@ -138,8 +137,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
     Mirrors ``torch.nn.functional.triplet_margin_loss``: margin > 0 (else ValueError); the three
     arguments have the same number of dimensions and broadcast; ``(N, D)``, unbatched ``(D,)`` or
-    any ``(..., D)``. ``swap`` uses :math:`\min(d(a, n), d(p, n))` (ties: the gradient goes to
-    :math:`d(a, n)`, as torch's ``at::min``). Any p, with torch's norm gradient cases.
+    any ``(..., D)``. ``swap`` uses :math:`\min(d(a, n), d(p, n))` (a tie splits the gradient
+    evenly, as torch's min backward). Any p, with torch's norm gradient cases.
 
     Gradient: where :math:`\mathrm{margin} + d(a, p) - d_{neg} \ge 0`,
     :math:`\partial/\partial a = \nabla_u d(a, p) - \nabla_u d(a, n)` etc., with
@@ -152,8 +151,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     eps = as_float(eps, "eps")
     swap = as_bool(swap, "swap")
     arrays, originals, out_dtype, work, shape = _triplet_operands(name, anchor, positive, negative)
-    return _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, False,
-                        reduction, _grad)
+    return _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, reduction, _grad)
 
 
 @loss_function(differentiable=("anchor", "positive", "negative"))
@@ -177,8 +175,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     df = distance_function
     if df is None or (type(df) is PairwiseDistance and not df.keepdim):
         p, eps = (2.0, 1e-6) if df is None else (df.norm, df.eps)
-        return _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, True,
-                            reduction, _grad)
+        return _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps, swap, reduction, _grad)
     if _grad is not None and not is_differentiable_distance(df):
         raise TypeError(
             f"{name}: value_and_grad needs the gradient of distance_function={df!r}, which is a plain callable. "
