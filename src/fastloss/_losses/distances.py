@@ -21,12 +21,11 @@ import numpy as np
 
 from .. import _backend
 from .._validation import as_bool, as_float, broadcast_shape, float_operands
-from ._common import finish_grad, get_num_threads
+from ._common import finish_grad
+from ._rows import threads_for
 
 __all__ = ["Distance", "PairwiseDistance", "CosineDistance", "is_differentiable_distance", "norm_kind",
            "pairwise_distance"]
-
-_PARALLEL_MIN_WORK = 32768
 
 # Must match the NORM_* enum of _cpu/embedding.pyx: torch's norm_backward cases.
 _NORM_ZERO, _NORM_ONE, _NORM_TWO, _NORM_INF, _NORM_NEG_INF, _NORM_BELOW_ONE, _NORM_GENERAL = range(7)
@@ -45,10 +44,6 @@ def norm_kind(p):
     if p == -np.inf:
         return _NORM_NEG_INF
     return _NORM_BELOW_ONE if p < 1 else _NORM_GENERAL
-
-
-def threads_for(work):
-    return 1 if work < _PARALLEL_MIN_WORK else get_num_threads()
 
 
 def is_differentiable_distance(obj):

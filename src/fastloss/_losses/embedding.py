@@ -10,21 +10,8 @@ from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_float, broadcast_shape, float_operands
 from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale
-from .distances import _rows, is_differentiable_distance, norm_kind, PairwiseDistance, threads_for
-
-
-def _row_grad_output(name, grad, reduction, rows, batch_shape, work):
-    """(g_scale, per-row grad_output or None) for a row kernel."""
-    if reduction == "none":
-        g_scale, go = per_element_grad_output(grad, batch_shape, work, name)
-        return g_scale, (None if go is None else np.ascontiguousarray(go.reshape(rows)))
-    return reduced_grad_scale(grad, reduction_scale(reduction, rows), name), None
-
-
-def _reduce_rows(rowloss, batch_shape, reduction, out_dtype):
-    if reduction == "none":
-        return finish_loss(rowloss.reshape(batch_shape), out_dtype)
-    return finish_loss(float(rowloss.sum()) * reduction_scale(reduction, rowloss.size), out_dtype)
+from ._rows import reduce_rows, row_grad_output, threads_for
+from .distances import _rows, is_differentiable_distance, norm_kind, PairwiseDistance
 
 
 def _gradients(grad, names, buffers, shape, originals):
@@ -71,13 +58,13 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     g1 = g2 = go = None
     g_scale = 1.0
     if _grad is not None:
-        g_scale, go = _row_grad_output(name, _grad, reduction, rows, batch_shape, work)
+        g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, work)
         g1 = np.empty((rows, D), dtype=work) if _grad.wants("input1") else None
         g2 = np.empty((rows, D), dtype=work) if _grad.wants("input2") else None
     rowloss = np.empty(rows, dtype=np.float64)
     _backend.kernels("embedding", a).cosine_embedding(a, b, sign, margin, rowloss, g1, g2, go, g_scale,
                                                       threads_for(rows * D))
-    loss = _reduce_rows(rowloss, batch_shape, reduction, out_dtype)
+    loss = reduce_rows(rowloss, batch_shape, reduction, out_dtype)
     if _grad is None:
         return loss
     return loss, _gradients(_grad, ("input1", "input2"), (g1, g2), shape, originals)
@@ -115,13 +102,13 @@ def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps
     go = None
     g_scale = 1.0
     if grad is not None:
-        g_scale, go = _row_grad_output(name, grad, reduction, rows, batch_shape, work)
+        g_scale, go = row_grad_output(name, grad, reduction, rows, batch_shape, work)
         if any(grad.wants(k) and originals[k].dtype.kind == "f" for k in names):
             buffers = tuple(np.empty((rows, D), dtype=work) for _ in names)
     rowloss = np.empty(rows, dtype=np.float64)
     _backend.kernels("embedding", a).triplet_margin(a, pp, n, margin, p, norm_kind(p), eps, swap,
                                                     rowloss, *buffers, go, g_scale, threads_for(rows * D))
-    loss = _reduce_rows(rowloss, batch_shape, reduction, out_dtype)
+    loss = reduce_rows(rowloss, batch_shape, reduction, out_dtype)
     if grad is None:
         return loss
     grads = {k: finish_grad(g.reshape(rows_shape).reshape(shape), originals[k]) for k, g in zip(names, buffers)

@@ -11,14 +11,7 @@ from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, cast, check_floating, check_index_range, compute_dtype,
                            index_array)
-from ._common import finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale, reduction_scale
-
-# Below this many score elements a single thread is faster than waking the OpenMP pool.
-_PARALLEL_MIN_WORK = 32768
-
-
-def _threads(work):
-    return 1 if work < _PARALLEL_MIN_WORK else get_num_threads()
+from ._rows import reduce_rows, row_grad_output, threads_for
 
 
 def _scores_2d(input, name):
@@ -35,26 +28,15 @@ def _scores_2d(input, name):
     return original, np.ascontiguousarray(x2)
 
 
-def _finish_rows(name, rowloss, batch_shape, reduction, grad, out_dtype, gx, original):
+def _finish_rows(rowloss, batch_shape, reduction, grad, out_dtype, gx, original):
     """Reduce the per-row losses and shape the gradient like the input."""
-    if reduction == "none":
-        loss = finish_loss(rowloss.reshape(batch_shape), out_dtype)
-    else:
-        loss = finish_loss(float(rowloss.sum()) * reduction_scale(reduction, rowloss.size), out_dtype)
+    loss = reduce_rows(rowloss, batch_shape, reduction, out_dtype)
     if grad is None:
         return loss
     grads = {}
     if gx is not None:
         grads["input"] = gx.reshape(original.shape).astype(original.dtype, copy=False)
     return loss, grads
-
-
-def _row_grad_output(name, grad, reduction, rows, batch_shape, work):
-    """(g_scale, per-row grad_output or None) for the row kernels."""
-    if reduction == "none":
-        g_scale, go = per_element_grad_output(grad, batch_shape, work, name)
-        return g_scale, (None if go is None else np.ascontiguousarray(go.reshape(rows)))
-    return reduced_grad_scale(grad, reduction_scale(reduction, rows), name), None
 
 
 @loss_function(differentiable=("input",))
@@ -99,13 +81,13 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     out_dtype = original.dtype
     gx, go, g_scale = None, None, 1.0
     if _grad is not None:
-        g_scale, go = _row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
+        g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
         if _grad.wants("input"):
             gx = np.empty((rows, C), dtype=x.dtype)
     rowloss = np.empty(rows, dtype=np.float64)
     _backend.kernels("margin", x).multi_margin(x, y, w, margin, p, rowloss, gx, go, g_scale,
-                                               _threads(rows * C))
-    return _finish_rows(name, rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
+                                               threads_for(rows * C))
+    return _finish_rows(rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
 
 
 @loss_function(differentiable=("input",))
@@ -134,9 +116,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     out_dtype = original.dtype
     gx, go, g_scale = None, None, 1.0
     if _grad is not None:
-        g_scale, go = _row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
+        g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
         if _grad.wants("input"):
             gx = np.empty((rows, C), dtype=x.dtype)
     rowloss = np.empty(rows, dtype=np.float64)
-    _backend.kernels("margin", x).multilabel_margin(x, y, rowloss, gx, go, g_scale, _threads(rows * C * 8))
-    return _finish_rows(name, rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
+    _backend.kernels("margin", x).multilabel_margin(x, y, rowloss, gx, go, g_scale, threads_for(rows * C * 8))
+    return _finish_rows(rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
