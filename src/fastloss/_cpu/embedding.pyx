@@ -184,7 +184,7 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
     cdef floating *gpr
     cdef floating *gnr
     cdef floating feps = <floating>eps
-    cdef floating da, dn, dq, fa, fn, fq
+    cdef floating da, dn, dq
     cdef bint want_grad = ga is not None
     cdef bint per_row_go = go is not None
     cdef double d_ap, d_an, d_pn, d_neg, v, g, w_an, w_pn, c_ap, c_an, c_pn
@@ -231,16 +231,14 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
                 c_ap = g / d_ap if d_ap != 0 else 0.0
                 c_an = g * w_an / d_an if d_an != 0 else 0.0
                 c_pn = g * w_pn / d_pn if d_pn != 0 else 0.0
-                fa = <floating>c_ap
-                fn = <floating>c_an
-                fq = <floating>c_pn
                 for k in range(D):
+                    # differences in the input's precision (as torch), their combination in double
                     da = ar[k] - pr[k] + feps
                     dn = ar[k] - nr[k] + feps
                     dq = pr[k] - nr[k] + feps
-                    gar[k] = fa * da - fn * dn
-                    gpr[k] = -fa * da - fq * dq
-                    gnr[k] = fn * dn + fq * dq
+                    gar[k] = <floating>(c_ap * da - c_an * dn)
+                    gpr[k] = <floating>(-c_ap * da - c_pn * dq)
+                    gnr[k] = <floating>(c_an * dn + c_pn * dq)
             else:
                 norm_grad(ar, sa1, pr, sp1, D, feps, kind, p, d_ap, g, gar, gpr, False)
                 for k in range(D):
@@ -274,7 +272,7 @@ def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int
     cdef bint want1 = g1 is not None, want2 = g2 is not None
     cdef bint per_row_go = go is not None
     cdef double dot, m1, m2, denom, cosv, l, dl, fa, fb1, fb2
-    cdef floating a_, b1_, b2_, uk, vk
+    cdef floating uk, vk
     if rows == 0:
         return
     if D > 0:
@@ -320,13 +318,14 @@ def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int
             gu = &g1[r, 0] if want1 else NULL
             gv = &g2[r, 0] if want2 else NULL
             dl = dl * (go[r] if per_row_go else 1.0) * g_scale
-            a_ = <floating>(dl / denom)
-            b1_ = <floating>(dl * cosv / m1)
-            b2_ = <floating>(dl * cosv / m2)
+            fa = dl / denom
+            fb1 = dl * cosv / m1
+            fb2 = dl * cosv / m2
+            # in double: for nearly parallel vectors the two terms cancel (float32 would lose it all)
             for k in range(D):
                 uk = u[k * s11]
                 vk = v[k * s21]
                 if want1:
-                    gu[k] = a_ * vk - b1_ * uk
+                    gu[k] = <floating>(fa * vk - fb1 * uk)
                 if want2:
-                    gv[k] = a_ * uk - b2_ * vk
+                    gv[k] = <floating>(fa * uk - fb2 * vk)
