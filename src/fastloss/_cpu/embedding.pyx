@@ -217,8 +217,8 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
                 elif d_pn == d_an:
                     w_an = 0.5
                     w_pn = 0.5
-            # in the input's precision, as torch's clamp_min(margin + d_pos - d_neg, 0)
-            v = <floating>(<floating>(<floating>margin + <floating>d_ap) - <floating>d_neg)
+            # torch's clamp_min(margin + d_pos - d_neg, 0), in double (float32: rounded once, at the end)
+            v = margin + d_ap - d_neg
             rowloss[r] = v if (v > 0 or v != v) else 0.0
             if not want_grad:
                 continue
