@@ -27,10 +27,10 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
     Mirrors ``torch.nn.functional.cosine_embedding_loss``: inputs ``(N, D)`` with target ``(N,)``,
     or ``(D,)`` with a 0-d target; inputs and target broadcast as in torch.
-    :math:`\cos = \langle x_1, x_2\rangle / \sqrt{(|x_1|^2 + 10^{-12})(|x_2|^2 + 10^{-12})}`, so a zero
-    vector gives cos = 0 and finite gradients.
+    :math:`\cos = \langle x_1, x_2\rangle / \sqrt{(|x_1|^2 + \epsilon)(|x_2|^2 + \epsilon)}` with torch's
+    :math:`\epsilon` = float32(1e-12) (a C++ float), so a zero vector gives cos = 0 and finite gradients.
 
-    Gradient: :math:`\partial\cos/\partial x_1 = x_2/\mathrm{denom} - \cos\,x_1/(|x_1|^2 + 10^{-12})`
+    Gradient: :math:`\partial\cos/\partial x_1 = x_2/\mathrm{denom} - \cos\,x_1/(|x_1|^2 + \epsilon)`
     (symmetric for :math:`x_2`), times -1 (y = 1) or 1 where :math:`\cos - \mathrm{margin} \ge 0` (y = -1).
     """
     name = "cosine_embedding_loss"
