@@ -66,8 +66,12 @@ def assert_close(actual, expected, context, dtype=None, rtol=None, atol=None):
                              f"(rtol={tol['rtol']}, atol={tol['atol']}; {int((~ok).sum())} of {ok.size} differ) [{context}]")
 
 
-def assert_no_less_accurate(actual, torch_value, exact, context, slack=4.0, floor=1e-7):
-    """float32 rule: |actual - exact| <= slack * |torch - exact| + floor * max(1, |exact|)."""
+def assert_no_less_accurate(actual, torch_value, exact, context, slack=4.0, floor=2.5e-7):
+    """float32 rule: |actual - exact| <= slack * |torch - exact| + floor * max(1, |exact|).
+
+    The floor is two float32 ulps at 1: a correctly rounded float32 result may be that far from a
+    float64 reference even where torch happens to round the other way.
+    """
     actual, torch_value, exact = (np.asarray(a, dtype=np.float64) for a in (actual, torch_value, exact))
     err = np.abs(actual - exact)
     bound = slack * np.abs(torch_value - exact) + floor * np.maximum(1.0, np.abs(exact))

@@ -163,7 +163,13 @@ def standard_properties(spec):
             (None, None, "mean"), (True, None, "mean"), (False, None, "sum"), (None, False, "none"),
             (False, False, "none"), (True, True, "mean"), (False, True, "sum")])
         def test_legacy_size_average_reduce(size_average, reduce, expected):
-            args, kwargs = S.example(spec.draw_args(np.float64))
+            # An example on which 'none', 'mean' and 'sum' all differ, so a wrong mapping shows.
+            def distinguishes(drawn):
+                values = [np.asarray(_ref(spec, drawn[0], drawn[1], r)[0]) for r in ("none", "mean", "sum")]
+                return (values[0].size > 1 and np.isfinite(values[0]).all()
+                        and not np.isclose(values[1], values[2]))
+
+            args, kwargs = S.example(spec.draw_args(np.float64), accept=distinguishes)
             out = _call(spec, args, kwargs, size_average=size_average, reduce=reduce)
             assert_close(out, _ref(spec, args, kwargs, expected)[0],
                          f"{spec.name}(size_average={size_average}, reduce={reduce}) should act as {expected!r}")

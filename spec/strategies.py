@@ -54,11 +54,23 @@ def reductions():
     return st.sampled_from(REDUCTIONS)
 
 
-def example(strategy):
-    """One deterministic draw (for the non-Hypothesis properties)."""
-    from hypothesis import find, settings
+def example(strategy, accept=None, tries=50):
+    """One deterministic draw (for the non-Hypothesis properties): the first generated example
+    that ``accept`` takes, without the shrinking ``hypothesis.find`` would do."""
+    from hypothesis import Phase, given, settings
 
-    return find(strategy, lambda _: True, settings=settings(database=None, max_examples=1))
+    drawn = []
+
+    @settings(max_examples=tries, database=None, derandomize=True, phases=[Phase.generate])
+    @given(strategy)
+    def capture(value):
+        if not drawn and (accept is None or accept(value)):
+            drawn.append(value)
+
+    capture()
+    if not drawn:
+        raise AssertionError(f"no acceptable example in {tries} draws of {strategy!r}")
+    return drawn[0]
 
 
 def pointwise_args(lo=-10.0, hi=10.0, target_lo=None, target_hi=None, broadcast_target=True):
