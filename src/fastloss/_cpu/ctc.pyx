@@ -1,0 +1,595 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""CTC loss: forward (negative log-likelihood) and the fused forward + gradient, per sample.
+
+Lattice: the 2L+1 states of the blank-extended target are kept split into even states
+(blanks, ``ev[j]`` = state 2j, j = 0..L) and odd states (labels, ``od[j]`` = state 2j+1,
+j = 0..L-1), so the recurrence over one time step is two contiguous, vectorisable loops:
+
+    alpha_t(ev j) = (alpha(ev j) + alpha(od j-1)) * y_t(blank)
+    alpha_t(od j) = (alpha(od j) + alpha(ev j) + skip_j * alpha(od j-1)) * y_t(label j)
+
+with ``skip_j`` = 1 when label j differs from label j-1. ``od`` buffers carry one leading zero
+(``od[-1]``) so no loop needs a special first element.
+
+Representation: probabilities in double, rescaled at every time step (each row is divided by
+its maximum and the log of the factor is accumulated; emissions of a time step are shifted by
+their maximum log-probability before exp). This makes the recurrence plain multiply-adds
+(the log-space recurrence needs three transcendental functions per state and step).
+Only the reachable band of states is computed: states a path cannot have reached yet, and
+states from which the end can no longer be reached, are skipped.
+
+Underflow guard: whenever a row's maximum collapses (below 1e-250 in one step, e.g. emissions
+of -1e4 on every surviving path) or the sample ends with no probability, and, in the fused
+gradient, whenever ``sum_s alpha_t(s) beta_t(s)`` disagrees with the forward likelihood at any
+step (mass lost to underflow on one side), the sample is recomputed with a plain log-space
+recurrence (``log_*`` functions below), so a finite loss is never turned into inf or nan.
+
+Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
+    grad[t, n, k] = scale_n * (exp(log_probs[t, n, k]) - sum_{s: label(s) = k} gamma_t(s)),
+    gamma_t(s) = alpha_t(s) beta_t(s) / sum_s' alpha_t(s') beta_t(s')
+for t < input_length, 0 after. beta is swept backwards with two rows and the gradient row is
+written as soon as beta_t is known, so the fused call stores one alpha table per sample.
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from libc.math cimport INFINITY, NAN, isnan, isinf
+
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p
+
+ctypedef long long i64
+
+# A row maximum below this after one step means the step lost more than ~575 nats at once:
+# probabilities may have underflowed on every surviving path; recompute in log space.
+cdef double COLLAPSE = 1e-250
+# A state probability below this (relative to its row's maximum) is about to lose precision.
+cdef double TINY = 1e-290
+
+
+cdef struct Sample:
+    const i64* labels    # L labels
+    i64 L                # target length
+    i64 Tn               # input length
+    i64 n                # batch index
+
+
+cdef inline double dmax(double a, double b) noexcept nogil:
+    return a if a > b else b
+
+
+cdef inline double log_add(double a, double b) noexcept nogil:
+    """log(exp(a) + exp(b)), exact for -inf operands."""
+    cdef double t
+    if a < b:
+        t = a
+        a = b
+        b = t
+    if b == -INFINITY:
+        return a
+    return a + log1p_d(exp_d(b - a))
+
+
+cdef inline double exp_d(double v) noexcept nogil:
+    return f_exp(v)
+
+
+cdef inline double log_d(double v) noexcept nogil:
+    return f_log(v)
+
+
+cdef inline double log1p_d(double v) noexcept nogil:
+    return f_log1p(v)
+
+
+cdef inline void band(i64 t, i64 Tn, i64 L, i64* e_lo, i64* e_hi, i64* o_lo, i64* o_hi) noexcept nogil:
+    """States that are reachable at t and can still reach the end: s in [s_lo, s_hi]."""
+    cdef i64 s_lo = 2 * L - 1 - 2 * (Tn - 1 - t)
+    cdef i64 s_hi = 2 * t + 1
+    if s_lo < 0:
+        s_lo = 0
+    if s_hi > 2 * L:
+        s_hi = 2 * L
+    e_lo[0] = (s_lo + 1) // 2
+    e_hi[0] = s_hi // 2
+    o_lo[0] = s_lo // 2
+    o_hi[0] = (s_hi - 1) // 2 if s_hi >= 1 else -1
+
+
+cdef inline i64 required_length(const i64* labels, i64 L) noexcept nogil:
+    """Fewest time steps that can emit the target: one per label plus a blank between repeats."""
+    cdef i64 j, r = L
+    for j in range(1, L):
+        if labels[j] == labels[j - 1]:
+            r += 1
+    return r
+
+
+cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, const i64* labels, i64 L, i64 blank,
+                                    double* y) noexcept nogil:
+    """y[0] = blank, y[1 + j] = label j: exp(log_prob - m) with m their maximum; returns m.
+
+    A NaN among them makes every y NaN (and so the sample's loss), as in torch."""
+    cdef i64 j
+    cdef double m = row[blank * cs], v
+    cdef bint has_nan = m != m
+    y[0] = m
+    for j in range(L):
+        v = row[labels[j] * cs]
+        y[1 + j] = v
+        has_nan = has_nan or v != v
+        if v > m:
+            m = v
+    if has_nan:
+        m = NAN
+    elif m == -INFINITY:
+        m = 0.0  # every emission is impossible: all y are 0
+    for j in range(L + 1):
+        y[j] = exp_d(y[j] - m)
+    return m
+
+
+cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
+                              const double* skip, double c, i64 L, i64 e_lo, i64 e_hi, i64 o_lo,
+                              i64 o_hi, i64* lost) noexcept nogil:
+    """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row maximum.
+
+    ``lost`` (or NULL) counts states whose probability underflowed (below TINY although their
+    predecessors and emission are not 0): the forward-only guard, which has no beta to check."""
+    cdef i64 j, nl = 0
+    cdef double yb = y[0] * c, m = 0.0, v, pre, yj
+    no[-1] = 0.0
+    if lost == NULL:
+        for j in range(e_lo, e_hi + 1):
+            v = (pe[j] + po[j - 1]) * yb
+            ne[j] = v
+            m = v if v > m else m
+        for j in range(o_lo, o_hi + 1):
+            v = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
+            no[j] = v
+            m = v if v > m else m
+    else:
+        for j in range(e_lo, e_hi + 1):
+            pre = pe[j] + po[j - 1]
+            v = pre * yb
+            ne[j] = v
+            m = v if v > m else m
+            nl += (v < TINY) & (pre > 0) & (yb > 0)
+        for j in range(o_lo, o_hi + 1):
+            pre = po[j] + pe[j] + skip[j] * po[j - 1]
+            yj = y[1 + j] * c
+            v = pre * yj
+            no[j] = v
+            m = v if v > m else m
+            nl += (v < TINY) & (pre > 0) & (yj > 0)
+        lost[0] += nl
+    # the next step reads one state above the band: it must be 0, not a stale value
+    if e_hi + 1 <= L:
+        ne[e_hi + 1] = 0.0
+    if o_hi + 1 <= L:
+        no[o_hi + 1] = 0.0
+    if m != m or (e_hi >= e_lo and ne[e_lo] != ne[e_lo]) or (o_hi >= o_lo and no[o_lo] != no[o_lo]):
+        return NAN
+    return m
+
+
+cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64 Tn) noexcept nogil:
+    cdef i64 j
+    for j in range(L + 2):
+        ne[j] = 0.0
+    for j in range(-1, L + 1):
+        no[j] = 0.0
+    ne[0] = y[0]
+    if L > 0:
+        no[0] = y[1]
+
+
+cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
+                           const double* skip, double* y, double* ra, double* rb, double* logscale,
+                           double* table, Py_ssize_t row_len, bint* ok) noexcept nogil:
+    """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
+    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
+    cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
+    cdef double *pe
+    cdef double *po
+    cdef double *ne
+    cdef double *no
+    cdef double m, M, c = 1.0, acc = 0.0, total
+    cdef i64 lost = 0
+    cdef i64* lost_p = &lost if table == NULL else NULL
+    ok[0] = True
+    m = gather_emissions(lp, cs, s.labels, L, blank, y)
+    if table != NULL:
+        ne = table
+    else:
+        ne = ra
+    no = ne + L + 3
+    alpha_first(ne, no, y, L, Tn)
+    band(0, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+    # zero the states outside the band at t = 0 (state 0/1 may be unable to reach the end)
+    for j in range(0, e_lo):
+        ne[j] = 0.0
+    for j in range(0, o_lo):
+        no[j] = 0.0
+    M = ne[0] if ne[0] > no[0] else no[0]
+    acc = m
+    if logscale != NULL:
+        logscale[0] = acc
+    for t in range(1, Tn):
+        if M != M:
+            ok[0] = True
+            return NAN
+        if not (M > COLLAPSE):
+            ok[0] = False
+            return INFINITY
+        c = 1.0 / M
+        acc += log_d(M)
+        pe = ne
+        po = no
+        if table != NULL:
+            ne = table + t * row_len
+        else:
+            ne = rb if pe == ra else ra
+        no = ne + L + 3
+        m = gather_emissions(lp + t * ts, cs, s.labels, L, blank, y)
+        acc += m
+        if logscale != NULL:
+            logscale[t] = acc
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p)
+    if M != M:
+        return NAN
+    total = ne[L]
+    if L > 0:
+        total = total + no[L - 1]
+    if not (total > 0.0):
+        ok[0] = False
+        return INFINITY
+    if total < COLLAPSE or lost != 0:
+        ok[0] = False
+    return acc + log_d(total)
+
+
+cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
+                        const double* skip, double* x, double* ra, double* rb, double* table,
+                        Py_ssize_t row_len) noexcept nogil:
+    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside."""
+    cdef i64 t, j, L = s.L, Tn = s.Tn
+    cdef double *pe
+    cdef double *po
+    cdef double *ne
+    cdef double *no
+    cdef double v
+    ne = table if table != NULL else ra
+    no = ne + L + 3
+    for j in range(L + 2):
+        ne[j] = -INFINITY
+    for j in range(-1, L + 1):
+        no[j] = -INFINITY
+    ne[0] = <double>lp[blank * cs]
+    if L > 0:
+        no[0] = <double>lp[s.labels[0] * cs]
+    for t in range(1, Tn):
+        pe = ne
+        po = no
+        if table != NULL:
+            ne = table + t * row_len
+        else:
+            ne = rb if pe == ra else ra
+        no = ne + L + 3
+        no[-1] = -INFINITY
+        ne[L + 1] = -INFINITY
+        no[L] = -INFINITY
+        for j in range(L + 1):
+            ne[j] = log_add(pe[j], po[j - 1]) + <double>lp[t * ts + blank * cs]
+        for j in range(L):
+            v = log_add(po[j], pe[j])
+            if skip[j] != 0.0:
+                v = log_add(v, po[j - 1])
+            no[j] = v + <double>lp[t * ts + s.labels[j] * cs]
+    if L > 0:
+        return log_add(ne[L], no[L - 1])
+    return ne[L]
+
+
+cdef void fill_rows(floating* g, Py_ssize_t gts, i64 t0, i64 t1, i64 C, double value) noexcept nogil:
+    cdef i64 t, k
+    cdef floating v = <floating>value
+    for t in range(t0, t1):
+        for k in range(C):
+            g[t * gts + k] = v
+
+
+cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
+                                const double* acc, const i64* slot_class, i64 U, double inv_norm) noexcept nogil:
+    """grow[k] = scale * (exp(lp[k]) - posterior[k]); posterior classes in double."""
+    cdef i64 k, u
+    cdef floating fs = <floating>scale
+    cdef double cls_lp, e
+    if cs == 1:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k]) * fs
+    else:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k * cs]) * fs
+    for u in range(U):
+        k = slot_class[u]
+        cls_lp = <double>lprow[k * cs]
+        e = exp_d(cls_lp)
+        if cls_lp == -INFINITY:
+            e = 0.0
+        grow[k] = <floating>(scale * (e - acc[u] * inv_norm))
+
+
+cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
+                          const double* skip, const i64* slot, const i64* slot_class, i64 U,
+                          double* y, double* ra, double* rb, double* acc, const double* logscale,
+                          const double* table, Py_ssize_t row_len, double logz, double scale,
+                          floating* g, Py_ssize_t gts) noexcept nogil:
+    """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
+    alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space."""
+    cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
+    cdef double *be
+    cdef double *bo
+    cdef double *ne
+    cdef double *no
+    cdef const double *ae
+    cdef const double *ao
+    cdef double blog = 0.0, m, M, c, norm, ab, gb, tol, yb, w
+    tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
+    be = ra
+    bo = be + L + 3
+    for j in range(L + 2):
+        be[j] = 0.0
+    for j in range(-1, L + 1):
+        bo[j] = 0.0
+    be[L] = 1.0
+    if L > 0:
+        bo[L - 1] = 1.0
+    # the state above the last label is read (times 0) by every step: keep it 0 in both rows
+    (rb + L + 3)[L] = 0.0
+    M = 1.0
+    t = Tn - 1
+    while True:
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        # posterior of row t
+        ae = table + t * row_len
+        ao = ae + L + 3
+        norm = 0.0
+        for u in range(U):
+            acc[u] = 0.0
+        gb = 0.0
+        for j in range(e_lo, e_hi + 1):
+            gb += ae[j] * be[j]
+        acc[0] = gb
+        norm = gb
+        for j in range(o_lo, o_hi + 1):
+            ab = ao[j] * bo[j]
+            acc[slot[j]] += ab
+            norm += ab
+        if not (norm > 0.0) or isinf(norm):
+            return False
+        if not (f_abs_d(logscale[t] + blog + log_d(norm) - logz) <= tol):
+            return False
+        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0 / norm)
+        if t == 0:
+            break
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
+        m = gather_emissions(lp + t * ts, cs, s.labels, L, blank, y)
+        c = 1.0 / M
+        blog += m + log_d(M)
+        ne = rb if be == ra else ra
+        no = ne + L + 3
+        band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        yb = y[0] * c
+        y[L + 1] = 0.0
+        M = 0.0
+        for j in range(e_lo, e_hi + 1):
+            w = yb * be[j] + (y[1 + j] * c) * bo[j]
+            ne[j] = w
+            M = w if w > M else M
+        for j in range(o_lo, o_hi + 1):
+            w = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+            no[j] = w
+            M = w if w > M else M
+        # the next step reads up to two states below the band: they must be 0
+        if e_lo >= 1:
+            ne[e_lo - 1] = 0.0
+        if o_lo >= 1:
+            no[o_lo - 1] = 0.0
+        if o_lo >= 2:
+            no[o_lo - 2] = 0.0
+        if not (M > COLLAPSE):
+            return False
+        be = ne
+        bo = no
+        t -= 1
+    return True
+
+
+cdef inline double f_abs_d(double v) noexcept nogil:
+    return v if v >= 0 else -v
+
+
+cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
+                       const double* skip, const i64* slot, const i64* slot_class, i64 U,
+                       double* ra, double* rb, double* acc, const double* table, Py_ssize_t row_len,
+                       double logz, double scale, floating* g, Py_ssize_t gts) noexcept nogil:
+    """The log-space beta sweep of the fallback (table holds log alpha)."""
+    cdef i64 t, j, u, L = s.L, Tn = s.Tn
+    cdef double *be
+    cdef double *bo
+    cdef double *ne
+    cdef double *no
+    cdef const double *ae
+    cdef const double *ao
+    cdef double lb, v, pb
+    be = ra
+    bo = be + L + 3
+    for j in range(L + 2):
+        be[j] = -INFINITY
+    for j in range(-1, L + 1):
+        bo[j] = -INFINITY
+    be[L] = 0.0
+    if L > 0:
+        bo[L - 1] = 0.0
+    t = Tn - 1
+    while True:
+        ae = table + t * row_len
+        ao = ae + L + 3
+        for u in range(U):
+            acc[u] = 0.0
+        for j in range(L + 1):
+            v = ae[j] + be[j] - logz
+            if v > -INFINITY:
+                acc[0] += exp_d(v)
+        for j in range(L):
+            v = ao[j] + bo[j] - logz
+            if v > -INFINITY:
+                acc[slot[j]] += exp_d(v)
+        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0)
+        if t == 0:
+            break
+        ne = rb if be == ra else ra
+        no = ne + L + 3
+        lb = <double>lp[t * ts + blank * cs]
+        for j in range(L + 1):
+            v = be[j] + lb
+            if j < L:
+                v = log_add(v, bo[j] + <double>lp[t * ts + s.labels[j] * cs])
+            ne[j] = v
+        for j in range(L):
+            v = log_add(bo[j] + <double>lp[t * ts + s.labels[j] * cs], be[j + 1] + lb)
+            if j + 1 < L and skip[j + 1] != 0.0:
+                v = log_add(v, bo[j + 1] + <double>lp[t * ts + s.labels[j + 1] * cs])
+            no[j] = v
+        be = ne
+        bo = no
+        t -= 1
+
+
+cdef void prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class,
+                  i64* U) noexcept nogil:
+    """skip[j] (label j may follow label j-2's state directly), and the distinct classes of the
+    sample: slot_class[0] = blank, slot[j] = the slot of label j."""
+    cdef i64 j, u, n = 1
+    slot_class[0] = blank
+    for j in range(L + 2):
+        skip[j] = 0.0
+    for j in range(L):
+        if j > 0 and labels[j] != labels[j - 1]:
+            skip[j] = 1.0
+        slot[j] = -1
+        for u in range(n):
+            if slot_class[u] == labels[j]:
+                slot[j] = u
+                break
+        if slot[j] < 0:
+            slot_class[n] = labels[j]
+            slot[j] = n
+            n += 1
+    U[0] = n
+
+
+def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i64[::1] offsets,
+             const i64[::1] target_lengths, const i64[::1] input_lengths, const i64[::1] order,
+             i64 blank, double[::1] nll, floating[:, :, ::1] grad, const double[::1] grad_scale,
+             bint zero_infinity, int n_threads):
+    """Per-sample negative log-likelihoods into ``nll``; with ``grad`` (T, N, C), the gradient too.
+
+    ``targets[offsets[n]:offsets[n] + target_lengths[n]]`` is sample n's target. ``order``: the
+    samples, longest first (work queue order). ``grad_scale[n]``: the factor of sample n's
+    gradient (reduction and grad_output). Every index has been validated by the caller.
+    """
+    cdef i64 T = log_probs.shape[0], N = log_probs.shape[1], C = log_probs.shape[2]
+    cdef Py_ssize_t ts = log_probs.strides[0] // sizeof(floating)
+    cdef Py_ssize_t ns = log_probs.strides[1] // sizeof(floating)
+    cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
+    cdef Py_ssize_t gts = N * C
+    cdef bint want_grad = grad is not None
+    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
+    cdef Py_ssize_t row_len, buf_len
+    cdef const floating* lp0
+    cdef const i64* tptr
+    cdef floating* g0 = NULL
+    cdef double *work
+    cdef double *y
+    cdef double *ra
+    cdef double *rb
+    cdef double *skip
+    cdef double *acc
+    cdef double *logscale
+    cdef double *table
+    cdef i64 *slot
+    cdef i64 *slot_class
+    cdef double logz, value
+    cdef bint ok
+    cdef Sample s
+    if N == 0:
+        return
+    for n in range(N):
+        if target_lengths[n] > Lmax:
+            Lmax = target_lengths[n]
+        if input_lengths[n] > Tmax:
+            Tmax = input_lengths[n]
+    row_len = 2 * Lmax + 6
+    buf_len = 4 * (Lmax + 3) + 2 * row_len + (Lmax + 3)
+    lp0 = &log_probs[0, 0, 0]
+    tptr = &targets[0] if targets.shape[0] > 0 else NULL
+    if want_grad:
+        g0 = &grad[0, 0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        work = <double*> malloc(buf_len * sizeof(double))
+        slot = <i64*> malloc(2 * (Lmax + 2) * sizeof(i64))
+        table = NULL
+        logscale = NULL
+        if want_grad:
+            table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
+            logscale = <double*> malloc((Tmax + 1) * sizeof(double))
+        y = work
+        skip = y + (Lmax + 3)
+        acc = skip + (Lmax + 3)
+        ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
+        rb = ra + row_len
+        slot_class = slot + (Lmax + 2)
+        for i in prange(N, schedule='dynamic'):
+            n = order[i]
+            L = target_lengths[n]
+            Tn = input_lengths[n]
+            s.labels = tptr + offsets[n]
+            s.L = L
+            s.Tn = Tn
+            s.n = n
+            if want_grad:
+                fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
+            if Tn == 0:
+                value = 0.0 if L == 0 else INFINITY
+                nll[n] = -value if L == 0 else value
+                continue
+            if required_length(s.labels, L) > Tn:
+                nll[n] = INFINITY
+                if want_grad:
+                    fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if zero_infinity else NAN)
+                continue
+            prepare(s.labels, L, blank, skip, slot, slot_class, &U)
+            logz = forward_linear(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1, logscale,
+                                  (table + 1) if want_grad else NULL, row_len, &ok)
+            if ok and want_grad and logz == logz:
+                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, y,
+                                     ra + 1, rb + 1, acc, logscale, table + 1, row_len, logz, grad_scale[n],
+                                     g0 + n * C, gts)
+            if not ok:
+                logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
+                                   (table + 1) if want_grad else NULL, row_len)
+                if want_grad and logz > -INFINITY and logz == logz:
+                    backward_log(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, ra + 1, rb + 1,
+                                 acc, table + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+            nll[n] = -logz
+            if want_grad and not (logz > -INFINITY and logz < INFINITY):
+                # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
+                fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if (zero_infinity and logz == -INFINITY) else NAN)
+        free(work)
+        free(slot)
+        if table != NULL:
+            free(table)
+        if logscale != NULL:
+            free(logscale)
