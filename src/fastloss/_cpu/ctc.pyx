@@ -51,6 +51,24 @@ cdef struct Sample:
     i64 L                # target length
     i64 Tn               # input length
     i64 n                # batch index
+    const i64* slot      # slot[j]: index of label j among the distinct classes
+    const i64* slot_class  # the distinct classes, blank first
+    i64 U                # how many
+    double* yu           # scratch: one emission per distinct class
+
+
+cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
+                               double* yu) noexcept nogil:
+    cdef Sample s
+    s.labels = labels
+    s.L = L
+    s.Tn = Tn
+    s.n = n
+    s.slot = slot
+    s.slot_class = slot_class
+    s.U = 0
+    s.yu = yu
+    return s
 
 
 cdef inline double dmax(double a, double b) noexcept nogil:
@@ -104,18 +122,19 @@ cdef inline i64 required_length(const i64* labels, i64 L) noexcept nogil:
     return r
 
 
-cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, const i64* labels, i64 L, i64 blank,
+cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, Sample s, i64 blank,
                                     double* y) noexcept nogil:
     """y[0] = blank, y[1 + j] = label j: exp(log_prob - m) with m their maximum; returns m.
 
+    One exp per distinct class of the sample (``s.slot_class``), then a gather by label.
     A NaN among them makes every y NaN (and so the sample's loss), as in torch."""
-    cdef i64 j
-    cdef double m = row[blank * cs], v
-    cdef bint has_nan = m != m
-    y[0] = m
-    for j in range(L):
-        v = row[labels[j] * cs]
-        y[1 + j] = v
+    cdef i64 j, u, U = s.U
+    cdef double* yu = s.yu
+    cdef double m = -INFINITY, v
+    cdef bint has_nan = False
+    for u in range(U):
+        v = row[s.slot_class[u] * cs]
+        yu[u] = v
         has_nan = has_nan or v != v
         if v > m:
             m = v
@@ -123,8 +142,11 @@ cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, const i6
         m = NAN
     elif m == -INFINITY:
         m = 0.0  # every emission is impossible: all y are 0
-    for j in range(L + 1):
-        y[j] = exp_d(y[j] - m)
+    for u in range(U):
+        yu[u] = exp_d(yu[u] - m)
+    y[0] = yu[0]
+    for j in range(s.L):
+        y[1 + j] = yu[s.slot[j]]
     return m
 
 
@@ -197,7 +219,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sam
     cdef i64 lost = 0
     cdef i64* lost_p = &lost if table == NULL else NULL
     ok[0] = True
-    m = gather_emissions(lp, cs, s.labels, L, blank, y)
+    m = gather_emissions(lp, cs, s, blank, y)
     if table != NULL:
         ne = table
     else:
@@ -230,7 +252,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sam
         else:
             ne = rb if pe == ra else ra
         no = ne + L + 3
-        m = gather_emissions(lp + t * ts, cs, s.labels, L, blank, y)
+        m = gather_emissions(lp + t * ts, cs, s, blank, y)
         acc += m
         if logscale != NULL:
             logscale[t] = acc
@@ -374,7 +396,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         if t == 0:
             break
         # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
-        m = gather_emissions(lp + t * ts, cs, s.labels, L, blank, y)
+        m = gather_emissions(lp + t * ts, cs, s, blank, y)
         c = 1.0 / M
         blog += m + log_d(M)
         ne = rb if be == ra else ra
@@ -467,10 +489,9 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         t -= 1
 
 
-cdef void prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class,
-                  i64* U) noexcept nogil:
+cdef i64 prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class) noexcept nogil:
     """skip[j] (label j may follow label j-2's state directly), and the distinct classes of the
-    sample: slot_class[0] = blank, slot[j] = the slot of label j."""
+    sample: slot_class[0] = blank, slot[j] = the slot of label j; returns how many."""
     cdef i64 j, u, n = 1
     slot_class[0] = blank
     for j in range(L + 2):
@@ -487,7 +508,7 @@ cdef void prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, 
             slot_class[n] = labels[j]
             slot[j] = n
             n += 1
-    U[0] = n
+    return n
 
 
 def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i64[::1] offsets,
@@ -506,7 +527,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
     cdef Py_ssize_t gts = N * C
     cdef bint want_grad = grad is not None
-    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
+    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn
     cdef Py_ssize_t row_len, buf_len
     cdef const floating* lp0
     cdef const i64* tptr
@@ -515,6 +536,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double *y
     cdef double *ra
     cdef double *rb
+    cdef double *yu
     cdef double *skip
     cdef double *acc
     cdef double *logscale
@@ -532,7 +554,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    buf_len = 4 * (Lmax + 3) + 2 * row_len + (Lmax + 3)
+    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3)
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -550,15 +572,13 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         acc = skip + (Lmax + 3)
         ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
         rb = ra + row_len
+        yu = rb + row_len + 1
         slot_class = slot + (Lmax + 2)
         for i in prange(N, schedule='dynamic'):
             n = order[i]
             L = target_lengths[n]
             Tn = input_lengths[n]
-            s.labels = tptr + offsets[n]
-            s.L = L
-            s.Tn = Tn
-            s.n = n
+            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
             if want_grad:
                 fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
             if Tn == 0:
@@ -570,7 +590,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 if want_grad:
                     fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if zero_infinity else NAN)
                 continue
-            prepare(s.labels, L, blank, skip, slot, slot_class, &U)
+            s.U = prepare(s.labels, L, blank, skip, slot, slot_class)
             logz = forward_linear(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1, logscale,
                                   (table + 1) if want_grad else NULL, row_len, &ok)
             if ok and want_grad and logz == logz:
