@@ -527,7 +527,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
     cdef Py_ssize_t gts = N * C
     cdef bint want_grad = grad is not None
-    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn
+    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
     cdef Py_ssize_t row_len, buf_len
     cdef const floating* lp0
     cdef const i64* tptr
@@ -590,7 +590,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 if want_grad:
                     fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if zero_infinity else NAN)
                 continue
-            s.U = prepare(s.labels, L, blank, skip, slot, slot_class)
+            U = prepare(s.labels, L, blank, skip, slot, slot_class)
+            s.U = U
             logz = forward_linear(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1, logscale,
                                   (table + 1) if want_grad else NULL, row_len, &ok)
             if ok and want_grad and logz == logz:
