@@ -342,13 +342,43 @@ cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* 
         grow[k] = <floating>(scale * (e - acc[u] * inv_norm))
 
 
+cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const double* ae, const double* be,
+                               const double* bo, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi, const i64* slot,
+                               const i64* slot_class, i64 U, double* acc, double logscale, double logz, double tol,
+                               i64 C, double scale, floating* grow) noexcept nogil:
+    """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
+    when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
+    cdef const double* ao = ae + L + 3
+    cdef double norm, gb = 0.0, ab
+    cdef i64 j, u
+    for u in range(U):
+        acc[u] = 0.0
+    for j in range(e_lo, e_hi + 1):
+        gb += ae[j] * be[j]
+    acc[0] = gb
+    norm = gb
+    for j in range(o_lo, o_hi + 1):
+        ab = ao[j] * bo[j]
+        acc[slot[j]] += ab
+        norm += ab
+    if not (norm > 0.0) or isinf(norm):
+        return False
+    if not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
+        return False
+    write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm)
+    return True
+
+
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
                           double* y, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
                           floating* g, Py_ssize_t gts) noexcept nogil:
     """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
-    alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space."""
+    alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
+
+    With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
+    ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
     cdef double *be
     cdef double *bo
@@ -373,28 +403,21 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     t = Tn - 1
     while True:
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-        # posterior of row t
-        ae = table + t * row_len
-        ao = ae + L + 3
-        norm = 0.0
-        for u in range(U):
-            acc[u] = 0.0
-        gb = 0.0
-        for j in range(e_lo, e_hi + 1):
-            gb += ae[j] * be[j]
-        acc[0] = gb
-        norm = gb
-        for j in range(o_lo, o_hi + 1):
-            ab = ao[j] * bo[j]
-            acc[slot[j]] += ab
-            norm += ab
-        if not (norm > 0.0) or isinf(norm):
-            return False
-        if not (f_abs_d(logscale[t] + blog + log_d(norm) - logz) <= tol):
-            return False
-        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0 / norm)
+        if table == NULL:
+            if t == 0:
+                m = gather_emissions(lp, cs, s, blank, y)
+                norm = y[0] * be[0]
+                if L > 0:
+                    norm = norm + y[1] * bo[0]
+                return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(norm) - logz) <= tol
+        else:
+            # posterior of row t
+            if not posterior_row(lp + t * ts, cs, table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
+                                 slot_class, U, acc, logscale[t] + blog, logz, tol, C, scale, g + t * gts):
+                return False
         if t == 0:
             break
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
         # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
         m = gather_emissions(lp + t * ts, cs, s, blank, y)
         c = 1.0 / M
@@ -594,10 +617,10 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             s.U = U
             logz = forward_linear(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1, logscale,
                                   (table + 1) if want_grad else NULL, row_len, &ok)
-            if ok and want_grad and logz == logz:
+            if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, y,
-                                     ra + 1, rb + 1, acc, logscale, table + 1, row_len, logz, grad_scale[n],
-                                     g0 + n * C, gts)
+                                     ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
+                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (table + 1) if want_grad else NULL, row_len)
