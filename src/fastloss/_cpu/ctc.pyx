@@ -35,7 +35,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from libc.math cimport INFINITY, NAN, isnan, isinf
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
 
 ctypedef long long i64
 
@@ -153,45 +153,52 @@ cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, Sample s
 cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
                               const double* skip, double c, i64 L, i64 e_lo, i64 e_hi, i64 o_lo,
                               i64 o_hi, i64* lost) noexcept nogil:
-    """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row maximum.
+    """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row sum.
 
     ``lost`` (or NULL) counts states whose probability underflowed (below TINY although their
-    predecessors and emission are not 0): the forward-only guard, which has no beta to check."""
+    predecessors and emission are not 0): the forward-only guard, which has no beta to check.
+    The loops are pure maps (vectorised); the sum is taken afterwards with four accumulators."""
     cdef i64 j, nl = 0
-    cdef double yb = y[0] * c, m = 0.0, v, pre, yj
+    cdef double yb = y[0] * c, v, pre, yj
     no[-1] = 0.0
-    if lost == NULL:
+    for j in range(e_lo, e_hi + 1):
+        ne[j] = (pe[j] + po[j - 1]) * yb
+    for j in range(o_lo, o_hi + 1):
+        no[j] = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
+    if lost != NULL:
         for j in range(e_lo, e_hi + 1):
-            v = (pe[j] + po[j - 1]) * yb
-            ne[j] = v
-            m = v if v > m else m
+            nl += (ne[j] < TINY) & (pe[j] + po[j - 1] > 0) & (yb > 0)
         for j in range(o_lo, o_hi + 1):
-            v = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
-            no[j] = v
-            m = v if v > m else m
-    else:
-        for j in range(e_lo, e_hi + 1):
-            pre = pe[j] + po[j - 1]
-            v = pre * yb
-            ne[j] = v
-            m = v if v > m else m
-            nl += (v < TINY) & (pre > 0) & (yb > 0)
-        for j in range(o_lo, o_hi + 1):
-            pre = po[j] + pe[j] + skip[j] * po[j - 1]
-            yj = y[1 + j] * c
-            v = pre * yj
-            no[j] = v
-            m = v if v > m else m
-            nl += (v < TINY) & (pre > 0) & (yj > 0)
+            nl += (no[j] < TINY) & (po[j] + pe[j] + skip[j] * po[j - 1] > 0) & (y[1 + j] > 0)
         lost[0] += nl
     # the next step reads one state above the band: it must be 0, not a stale value
     if e_hi + 1 <= L:
         ne[e_hi + 1] = 0.0
     if o_hi + 1 <= L:
         no[o_hi + 1] = 0.0
-    if m != m or (e_hi >= e_lo and ne[e_lo] != ne[e_lo]) or (o_hi >= o_lo and no[o_lo] != no[o_lo]):
-        return NAN
-    return m
+    return row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
+
+
+cdef inline double row_sum(const double* v, i64 lo, i64 hi) noexcept nogil:
+    if hi < lo:
+        return 0.0
+    return sum_block(v + lo, hi - lo + 1)
+
+
+cdef inline double row_dot(const double* a, const double* b, i64 lo, i64 hi) noexcept nogil:
+    """sum a[j] b[j] over [lo, hi] with four accumulators (vectorisable)."""
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef i64 j = lo
+    while j + 4 <= hi + 1:
+        a0 += a[j] * b[j]
+        a1 += a[j + 1] * b[j + 1]
+        a2 += a[j + 2] * b[j + 2]
+        a3 += a[j + 3] * b[j + 3]
+        j += 4
+    while j <= hi:
+        a0 += a[j] * b[j]
+        j += 1
+    return (a0 + a1) + (a2 + a3)
 
 
 cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64 Tn) noexcept nogil:
@@ -232,7 +239,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sam
         ne[j] = 0.0
     for j in range(0, o_lo):
         no[j] = 0.0
-    M = ne[0] if ne[0] > no[0] else no[0]
+    M = ne[0] + no[0]
     acc = m
     if logscale != NULL:
         logscale[0] = acc
@@ -349,18 +356,17 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
     """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
     when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
     cdef const double* ao = ae + L + 3
-    cdef double norm, gb = 0.0, ab
+    cdef double norm, gb
     cdef i64 j, u
     for u in range(U):
         acc[u] = 0.0
-    for j in range(e_lo, e_hi + 1):
-        gb += ae[j] * be[j]
+    gb = row_dot(ae, be, e_lo, e_hi)
     acc[0] = gb
-    norm = gb
     for j in range(o_lo, o_hi + 1):
-        ab = ao[j] * bo[j]
-        acc[slot[j]] += ab
-        norm += ab
+        acc[slot[j]] += ao[j] * bo[j]
+    norm = 0.0
+    for u in range(U):
+        norm += acc[u]
     if not (norm > 0.0) or isinf(norm):
         return False
     if not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
@@ -427,15 +433,11 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         yb = y[0] * c
         y[L + 1] = 0.0
-        M = 0.0
         for j in range(e_lo, e_hi + 1):
-            w = yb * be[j] + (y[1 + j] * c) * bo[j]
-            ne[j] = w
-            M = w if w > M else M
+            ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
         for j in range(o_lo, o_hi + 1):
-            w = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
-            no[j] = w
-            M = w if w > M else M
+            no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+        M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
         # the next step reads up to two states below the band: they must be 0
         if e_lo >= 1:
             ne[e_lo - 1] = 0.0
