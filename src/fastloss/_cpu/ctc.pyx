@@ -71,6 +71,27 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     return s
 
 
+cdef extern from *:
+    """
+    static inline void fl_prefetch(const void* p) { __builtin_prefetch(p); }
+    """
+    void fl_prefetch(const void* p) nogil
+
+# How many time steps ahead a sample's log_probs row is prefetched: rows of one sample are
+# N * C elements apart, too far for the hardware prefetcher, and the gather would wait on them.
+cdef enum:
+    PREFETCH = 3
+
+
+cdef inline void prefetch_row(const void* row, Py_ssize_t nbytes, bint valid) noexcept nogil:
+    cdef Py_ssize_t off = 0
+    if not valid:
+        return
+    while off < nbytes:
+        fl_prefetch(<const char*>row + off)
+        off += 64
+
+
 cdef inline double dmax(double a, double b) noexcept nogil:
     return a if a > b else b
 
@@ -152,25 +173,38 @@ cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, Sample s
 
 cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
                               const double* skip, double c, i64 L, i64 e_lo, i64 e_hi, i64 o_lo,
-                              i64 o_hi, i64* lost) noexcept nogil:
+                              i64 o_hi, i64* lost, double* flags) noexcept nogil:
     """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row sum.
 
     ``lost`` (or NULL) counts states whose probability underflowed (below TINY although their
     predecessors and emission are not 0): the forward-only guard, which has no beta to check.
     The loops are pure maps (vectorised); the sum is taken afterwards with four accumulators."""
-    cdef i64 j, nl = 0
+    cdef i64 j
     cdef double yb = y[0] * c, v, pre, yj
     no[-1] = 0.0
-    for j in range(e_lo, e_hi + 1):
-        ne[j] = (pe[j] + po[j - 1]) * yb
-    for j in range(o_lo, o_hi + 1):
-        no[j] = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
-    if lost != NULL:
+    if lost == NULL:
         for j in range(e_lo, e_hi + 1):
-            nl += (ne[j] < TINY) & (pe[j] + po[j - 1] > 0) & (yb > 0)
+            ne[j] = (pe[j] + po[j - 1]) * yb
         for j in range(o_lo, o_hi + 1):
-            nl += (no[j] < TINY) & (po[j] + pe[j] + skip[j] * po[j - 1] > 0) & (y[1 + j] > 0)
-        lost[0] += nl
+            no[j] = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
+    else:
+        # flags[j] = 1 where a state went below TINY from non-zero predecessors and emission
+        # (a double 0/1 map, so the loop stays vectorised), then summed
+        for j in range(e_lo, e_hi + 1):
+            pre = pe[j] + po[j - 1]
+            v = pre * yb
+            ne[j] = v
+            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yb > 0)
+        if row_sum(flags, e_lo, e_hi) != 0:
+            lost[0] += 1
+        for j in range(o_lo, o_hi + 1):
+            pre = po[j] + pe[j] + skip[j] * po[j - 1]
+            yj = y[1 + j] * c
+            v = pre * yj
+            no[j] = v
+            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yj > 0)
+        if row_sum(flags, o_lo, o_hi) != 0:
+            lost[0] += 1
     # the next step reads one state above the band: it must be 0, not a stale value
     if e_hi + 1 <= L:
         ne[e_hi + 1] = 0.0
@@ -212,9 +246,9 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
         no[0] = y[1]
 
 
-cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
+cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
                            const double* skip, double* y, double* ra, double* rb, double* logscale,
-                           double* table, Py_ssize_t row_len, bint* ok) noexcept nogil:
+                           double* table, Py_ssize_t row_len, double* flags, bint* ok) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
     NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
     cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
@@ -264,7 +298,8 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sam
         if logscale != NULL:
             logscale[t] = acc
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p)
+        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
+        prefetch_row(lp + (t + PREFETCH) * ts, C * cs * sizeof(floating), t + PREFETCH < Tn)
     if M != M:
         return NAN
     total = ne[L]
@@ -423,8 +458,10 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                 return False
         if t == 0:
             break
-        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
-        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row max
+        prefetch_row(lp + (t - PREFETCH) * ts, C * cs * sizeof(floating), t >= PREFETCH)
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
+        prefetch_row(lp + (t - PREFETCH) * ts, C * cs * sizeof(floating), t >= PREFETCH)
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
         m = gather_emissions(lp + t * ts, cs, s, blank, y)
         c = 1.0 / M
         blog += m + log_d(M)
@@ -617,8 +654,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 continue
             U = prepare(s.labels, L, blank, skip, slot, slot_class)
             s.U = U
-            logz = forward_linear(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, &ok)
+            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, y, ra + 1, rb + 1, logscale,
+                                  (table + 1) if want_grad else NULL, row_len, acc, &ok)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, y,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
