@@ -77,10 +77,11 @@ cdef extern from *:
     """
     void fl_prefetch(const void* p) nogil
 
-# How many time steps ahead a sample's log_probs row is prefetched: rows of one sample are
-# N * C elements apart, too far for the hardware prefetcher, and the gather would wait on them.
+# Emissions are gathered BLOCK_T time steps at a time: a sample's rows are N * C elements
+# apart, and gathering one row per lattice step would wait on each row's cache/TLB miss.
 cdef enum:
     PREFETCH = 3
+    BLOCK_T = 16
 
 
 cdef inline void prefetch_row(const void* row, Py_ssize_t nbytes, bint valid) noexcept nogil:
@@ -143,32 +144,70 @@ cdef inline i64 required_length(const i64* labels, i64 L) noexcept nogil:
     return r
 
 
-cdef inline double gather_emissions(const floating* row, Py_ssize_t cs, Sample s, i64 blank,
-                                    double* y) noexcept nogil:
-    """y[0] = blank, y[1 + j] = label j: exp(log_prob - m) with m their maximum; returns m.
+cdef struct EmCache:
+    double* u      # BLOCK_T x U: exp(log_prob - m) of the distinct classes
+    double* y      # BLOCK_T x (L + 2): per state column: [blank, label 0..L-1, 0]
+    double* m      # BLOCK_T shifts
+    i64 t0         # first time step held
+    i64 n          # how many
 
-    One exp per distinct class of the sample (``s.slot_class``), then a gather by label.
-    A NaN among them makes every y NaN (and so the sample's loss), as in torch."""
-    cdef i64 j, u, U = s.U
-    cdef double* yu = s.yu
-    cdef double m = -INFINITY, v
-    cdef bint has_nan = False
-    for u in range(U):
-        v = row[s.slot_class[u] * cs]
-        yu[u] = v
-        has_nan = has_nan or v != v
-        if v > m:
-            m = v
-    if has_nan:
-        m = NAN
-    elif m == -INFINITY:
-        m = 0.0  # every emission is impossible: all y are 0
-    for u in range(U):
-        yu[u] = exp_d(yu[u] - m)
-    y[0] = yu[0]
-    for j in range(s.L):
-        y[1 + j] = yu[s.slot[j]]
-    return m
+
+cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t0,
+                     i64 n) noexcept nogil:
+    """Emissions of time steps t0..t0+n-1: one tight gather over the rows (their cache misses
+    overlap), one exp per distinct class and step, then the per-label expansion.
+
+    Each step is shifted by the maximum of its emissions (exp never overflows); a NaN makes the
+    whole step NaN (and so the sample's loss, as in torch); all -inf gives all 0."""
+    cdef i64 r, u, j, U = s.U, L = s.L
+    cdef const floating* row
+    cdef double* ur
+    cdef double* yr
+    cdef double m, v
+    cdef bint has_nan
+    for r in range(n):
+        row = lp + (t0 + r) * ts
+        ur = ec.u + r * U
+        for u in range(U):
+            ur[u] = row[s.slot_class[u] * cs]
+    for r in range(n):
+        ur = ec.u + r * U
+        m = -INFINITY
+        has_nan = False
+        for u in range(U):
+            v = ur[u]
+            has_nan = has_nan or v != v
+            if v > m:
+                m = v
+        if has_nan:
+            m = NAN
+        elif m == -INFINITY:
+            m = 0.0
+        ec.m[r] = m
+        for u in range(U):
+            ur[u] = exp_d(ur[u] - m)
+        yr = ec.y + r * (L + 2)
+        yr[0] = ur[0]
+        for j in range(L):
+            yr[1 + j] = ur[s.slot[j]]
+        yr[L + 1] = 0.0
+    ec.t0 = t0
+    ec.n = n
+
+
+cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t,
+                             bint forward, double** y) noexcept nogil:
+    """The emission row of step t (``y[0]`` blank, ``y[1 + j]`` label j) and its shift m."""
+    cdef i64 t0
+    if not (ec.t0 <= t < ec.t0 + ec.n):
+        if forward:
+            t0 = t
+            fill_block(lp, ts, cs, s, ec, t0, BLOCK_T if t0 + BLOCK_T <= s.Tn else s.Tn - t0)
+        else:
+            t0 = t - BLOCK_T + 1 if t >= BLOCK_T - 1 else 0
+            fill_block(lp, ts, cs, s, ec, t0, t - t0 + 1)
+    y[0] = ec.y + (t - ec.t0) * (s.L + 2)
+    return ec.m[t - ec.t0]
 
 
 cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
@@ -247,8 +286,9 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
 
 
 cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
-                           const double* skip, double* y, double* ra, double* rb, double* logscale,
-                           double* table, Py_ssize_t row_len, double* flags, bint* ok) noexcept nogil:
+                           const double* skip, double* ra, double* rb, double* logscale,
+                           double* table, Py_ssize_t row_len, double* flags, EmCache* ec,
+                           bint* ok) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
     NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
     cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
@@ -257,10 +297,12 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     cdef double *ne
     cdef double *no
     cdef double m, M, c = 1.0, acc = 0.0, total
+    cdef double* y
     cdef i64 lost = 0
     cdef i64* lost_p = &lost if table == NULL else NULL
     ok[0] = True
-    m = gather_emissions(lp, cs, s, blank, y)
+    ec.n = 0
+    m = emissions(lp, ts, cs, s, ec, 0, True, &y)
     if table != NULL:
         ne = table
     else:
@@ -293,13 +335,12 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         else:
             ne = rb if pe == ra else ra
         no = ne + L + 3
-        m = gather_emissions(lp + t * ts, cs, s, blank, y)
+        m = emissions(lp, ts, cs, s, ec, t, True, &y)
         acc += m
         if logscale != NULL:
             logscale[t] = acc
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
-        prefetch_row(lp + (t + PREFETCH) * ts, C * cs * sizeof(floating), t + PREFETCH < Tn)
     if M != M:
         return NAN
     total = ne[L]
@@ -412,7 +453,7 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
 
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
-                          double* y, double* ra, double* rb, double* acc, const double* logscale,
+                          EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
                           floating* g, Py_ssize_t gts) noexcept nogil:
     """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
@@ -428,6 +469,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     cdef const double *ae
     cdef const double *ao
     cdef double blog = 0.0, m, M, c, norm, ab, gb, tol, yb, w
+    cdef double* y
+    ec.n = 0
     tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
     be = ra
     bo = be + L + 3
@@ -446,7 +489,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         if table == NULL:
             if t == 0:
-                m = gather_emissions(lp, cs, s, blank, y)
+                m = emissions(lp, ts, cs, s, ec, 0, False, &y)
                 norm = y[0] * be[0]
                 if L > 0:
                     norm = norm + y[1] * bo[0]
@@ -458,18 +501,15 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                 return False
         if t == 0:
             break
-        prefetch_row(lp + (t - PREFETCH) * ts, C * cs * sizeof(floating), t >= PREFETCH)
         # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
-        prefetch_row(lp + (t - PREFETCH) * ts, C * cs * sizeof(floating), t >= PREFETCH)
         # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
-        m = gather_emissions(lp + t * ts, cs, s, blank, y)
+        m = emissions(lp, ts, cs, s, ec, t, False, &y)
         c = 1.0 / M
         blog += m + log_d(M)
         ne = rb if be == ra else ra
         no = ne + L + 3
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         yb = y[0] * c
-        y[L + 1] = 0.0
         for j in range(e_lo, e_hi + 1):
             ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
         for j in range(o_lo, o_hi + 1):
@@ -608,6 +648,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double logz, value
     cdef bint ok
     cdef Sample s
+    cdef EmCache ec
     if N == 0:
         return
     for n in range(N):
@@ -616,7 +657,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3)
+    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5)
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -635,6 +676,11 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
         rb = ra + row_len
         yu = rb + row_len + 1
+        ec.u = yu + (Lmax + 3)
+        ec.y = ec.u + BLOCK_T * (Lmax + 2)
+        ec.m = ec.y + BLOCK_T * (Lmax + 2)
+        ec.n = 0
+        ec.t0 = 0
         slot_class = slot + (Lmax + 2)
         for i in prange(N, schedule='dynamic'):
             n = order[i]
@@ -654,10 +700,10 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 continue
             U = prepare(s.labels, L, blank, skip, slot, slot_class)
             s.U = U
-            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, y, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, acc, &ok)
+            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
+                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
-                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, y,
+                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
                                      logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
             if not ok:
