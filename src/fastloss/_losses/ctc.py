@@ -126,7 +126,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     loss finite) the gradient is 0, where torch's -inf - -inf arithmetic gives nan.
 
     Torch quirks kept: a label equal to ``blank`` inside a target is accepted (it acts as an
-    ordinary label); an input length of 0 gives loss -0.0 for an empty target. Refused (torch
+    ordinary label in the lattice, skips allowed when it differs from the previous label), with
+    torch's loss value; its gradient is the exact derivative of that value (torch's own gradient
+    disagrees with its loss when the target ends with the blank label). An input length of 0
+    gives loss -0.0 for an empty target. Refused (torch
     reads out of bounds instead): a used target label outside [0, C), as an IndexError naming
     the sample and position.
     """
