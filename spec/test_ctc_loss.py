@@ -449,3 +449,26 @@ def test_minus_1e4_and_minus_inf_match_torch_loss():
     theirs = F.ctc_loss(torch.from_numpy(lp), torch.from_numpy(tg), torch.from_numpy(il), torch.from_numpy(tl),
                         reduction="none").numpy()
     assert_close(_loss(lp, tg, il, tl, reduction="none"), theirs, "extreme log_probs vs torch", rtol=1e-9)
+
+
+def test_thread_count_does_not_change_results():
+    import fastloss
+
+    rng = np.random.default_rng(13)
+    T, N, C, S_ = 120, 12, 10, 30
+    lp = log_softmax(rng.standard_normal((T, N, C)) * 2).astype(np.float32)
+    tg = rng.integers(1, C, (N, S_))
+    il = rng.integers(T // 2, T + 1, N)
+    tl = rng.integers(0, S_ + 1, N)
+    before = fastloss.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 4):
+            fastloss.set_num_threads(n)
+            loss, grads = _vag(lp, tg, il, tl, reduction="none")
+            results.append((_loss(lp, tg, il, tl, reduction="none"), loss, grads["log_probs"]))
+    finally:
+        fastloss.set_num_threads(before)
+    for r in results[1:]:
+        for a, b in zip(results[0], r):
+            assert_close(a, b, "threads", rtol=0, atol=0)

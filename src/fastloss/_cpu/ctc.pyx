@@ -195,6 +195,17 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     ec.n = n
 
 
+cdef inline EmCache make_cache(double* buf, i64 Lmax) noexcept nogil:
+    # returned by value: assigned inside the parallel block, the cache is thread-private
+    cdef EmCache ec
+    ec.u = buf
+    ec.y = buf + BLOCK_T * (Lmax + 2)
+    ec.m = ec.y + BLOCK_T * (Lmax + 2)
+    ec.n = 0
+    ec.t0 = 0
+    return ec
+
+
 cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t,
                              bint forward, double** y) noexcept nogil:
     """The emission row of step t (``y[0]`` blank, ``y[1 + j]`` label j) and its shift m."""
@@ -405,8 +416,12 @@ cdef void fill_rows(floating* g, Py_ssize_t gts, i64 t0, i64 t1, i64 C, double v
 
 
 cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
-                                const double* acc, const i64* slot_class, i64 U, double inv_norm) noexcept nogil:
-    """grow[k] = scale * (exp(lp[k]) - posterior[k]); posterior classes in double."""
+                                const double* acc, const i64* slot_class, i64 U, double inv_norm,
+                                const double* ucls, double em) noexcept nogil:
+    """grow[k] = scale * (exp(lp[k]) - posterior[k]); posterior classes in double.
+
+    ``ucls`` (or NULL): exp(lp - m) of the sample's classes from the emission cache, ``em`` = exp(m),
+    so their exp is not recomputed."""
     cdef i64 k, u
     cdef floating fs = <floating>scale
     cdef double cls_lp, e
@@ -418,17 +433,17 @@ cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* 
             grow[k] = f_exp(lprow[k * cs]) * fs
     for u in range(U):
         k = slot_class[u]
-        cls_lp = <double>lprow[k * cs]
-        e = exp_d(cls_lp)
-        if cls_lp == -INFINITY:
-            e = 0.0
+        if ucls != NULL:
+            e = ucls[u] * em
+        else:
+            e = exp_d(<double>lprow[k * cs])
         grow[k] = <floating>(scale * (e - acc[u] * inv_norm))
 
 
 cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const double* ae, const double* be,
                                const double* bo, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi, const i64* slot,
                                const i64* slot_class, i64 U, double* acc, double logscale, double logz, double tol,
-                               i64 C, double scale, floating* grow) noexcept nogil:
+                               i64 C, double scale, floating* grow, const double* ucls, double em) noexcept nogil:
     """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
     when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
     cdef const double* ao = ae + L + 3
@@ -447,7 +462,7 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
         return False
     if not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
         return False
-    write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm)
+    write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm, ucls, em)
     return True
 
 
@@ -495,9 +510,12 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                     norm = norm + y[1] * bo[0]
                 return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(norm) - logz) <= tol
         else:
-            # posterior of row t
+            # posterior of row t (the emissions of step t are fetched first: their class exps
+            # give exp(lp) of those classes, and the beta step below uses them)
+            m = emissions(lp, ts, cs, s, ec, t, False, &y)
             if not posterior_row(lp + t * ts, cs, table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
-                                 slot_class, U, acc, logscale[t] + blog, logz, tol, C, scale, g + t * gts):
+                                 slot_class, U, acc, logscale[t] + blog, logz, tol, C, scale, g + t * gts,
+                                 ec.u + (t - ec.t0) * U, exp_d(m)):
                 return False
         if t == 0:
             break
@@ -570,7 +588,7 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
             v = ao[j] + bo[j] - logz
             if v > -INFINITY:
                 acc[slot[j]] += exp_d(v)
-        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0)
+        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0, NULL, 0.0)
         if t == 0:
             break
         ne = rb if be == ra else ra
@@ -676,11 +694,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
         rb = ra + row_len
         yu = rb + row_len + 1
-        ec.u = yu + (Lmax + 3)
-        ec.y = ec.u + BLOCK_T * (Lmax + 2)
-        ec.m = ec.y + BLOCK_T * (Lmax + 2)
-        ec.n = 0
-        ec.t0 = 0
+        ec = make_cache(yu + (Lmax + 3), Lmax)
         slot_class = slot + (Lmax + 2)
         for i in prange(N, schedule='dynamic'):
             n = order[i]
