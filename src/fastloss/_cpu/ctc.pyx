@@ -71,17 +71,32 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     return s
 
 
-cdef extern from *:
-    """
-    static inline void fl_prefetch(const void* p) { __builtin_prefetch(p); }
-    """
-    void fl_prefetch(const void* p) nogil
+# Emissions are gathered BLOCK_T time steps at a time: a sample's rows are N * C elements
+# apart, and gathering one row per lattice step would wait on each row's cache/TLB miss.
+cdef enum:
+    BLOCK_T = 16
+    CHECK_EVERY = 16   # a power of two
+
+
+cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
+                               double* yu) noexcept nogil:
+    cdef Sample s
+    s.labels = labels
+    s.L = L
+    s.Tn = Tn
+    s.n = n
+    s.slot = slot
+    s.slot_class = slot_class
+    s.U = 0
+    s.yu = yu
+    return s
+
 
 # Emissions are gathered BLOCK_T time steps at a time: a sample's rows are N * C elements
 # apart, and gathering one row per lattice step would wait on each row's cache/TLB miss.
 cdef enum:
-    PREFETCH = 3
     BLOCK_T = 16
+    CHECK_EVERY = 16   # a power of two
 
 
 cdef inline void prefetch_row(const void* row, Py_ssize_t nbytes, bint valid) noexcept nogil:
@@ -307,7 +322,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     cdef double *po
     cdef double *ne
     cdef double *no
-    cdef double m, M, c = 1.0, acc = 0.0, total
+    cdef double m, M, c = 1.0, acc = 0.0, total, prod = 1.0
     cdef double* y
     cdef i64 lost = 0
     cdef i64* lost_p = &lost if table == NULL else NULL
@@ -338,7 +353,12 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             ok[0] = False
             return INFINITY
         c = 1.0 / M
-        acc += log_d(M)
+        # the row sums are multiplied up and their log taken only when the product leaves
+        # [1e-150, 1e150] (a log per step would cost as much as a short lattice row)
+        prod *= M
+        if not (1e-150 < prod < 1e150):
+            acc += log_d(prod)
+            prod = 1.0
         pe = ne
         po = no
         if table != NULL:
@@ -348,8 +368,8 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         no = ne + L + 3
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
         acc += m
-        if logscale != NULL:
-            logscale[t] = acc
+        if logscale != NULL and (t & (CHECK_EVERY - 1)) == 0:
+            logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
     if M != M:
@@ -362,7 +382,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         return INFINITY
     if total < COLLAPSE or lost != 0:
         ok[0] = False
-    return acc + log_d(total)
+    return acc + log_d(prod) + log_d(total)
 
 
 cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
@@ -443,7 +463,8 @@ cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* 
 cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const double* ae, const double* be,
                                const double* bo, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi, const i64* slot,
                                const i64* slot_class, i64 U, double* acc, double logscale, double logz, double tol,
-                               i64 C, double scale, floating* grow, const double* ucls, double em) noexcept nogil:
+                               i64 C, double scale, floating* grow, const double* ucls, double em,
+                               bint check) noexcept nogil:
     """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
     when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
     cdef const double* ao = ae + L + 3
@@ -460,7 +481,7 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
         norm += acc[u]
     if not (norm > 0.0) or isinf(norm):
         return False
-    if not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
+    if check and not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
         return False
     write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm, ucls, em)
     return True
@@ -483,7 +504,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     cdef double *no
     cdef const double *ae
     cdef const double *ao
-    cdef double blog = 0.0, m, M, c, norm, ab, gb, tol, yb, w
+    cdef double blog = 0.0, prod = 1.0, m, M, c, norm, ab, gb, tol, yb, w
+    cdef bint check
     cdef double* y
     ec.n = 0
     tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
@@ -508,14 +530,17 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                 norm = y[0] * be[0]
                 if L > 0:
                     norm = norm + y[1] * bo[0]
-                return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(norm) - logz) <= tol
+                return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(prod) + log_d(norm) - logz) <= tol
         else:
             # posterior of row t (the emissions of step t are fetched first: their class exps
             # give exp(lp) of those classes, and the beta step below uses them)
             m = emissions(lp, ts, cs, s, ec, t, False, &y)
+            # sum_s alpha_t beta_t = Z is checked every CHECK_EVERY steps and at t = 0 (mass
+            # lost in alpha shows at every later step, mass lost in beta at every earlier one)
+            check = (t & (CHECK_EVERY - 1)) == 0
             if not posterior_row(lp + t * ts, cs, table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
-                                 slot_class, U, acc, logscale[t] + blog, logz, tol, C, scale, g + t * gts,
-                                 ec.u + (t - ec.t0) * U, exp_d(m)):
+                                 slot_class, U, acc, (logscale[t] + blog + log_d(prod)) if check else 0.0,
+                                 logz, tol, C, scale, g + t * gts, ec.u + (t - ec.t0) * U, exp_d(m), check):
                 return False
         if t == 0:
             break
@@ -523,7 +548,11 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
         m = emissions(lp, ts, cs, s, ec, t, False, &y)
         c = 1.0 / M
-        blog += m + log_d(M)
+        blog += m
+        prod *= M
+        if not (1e-150 < prod < 1e150):
+            blog += log_d(prod)
+            prod = 1.0
         ne = rb if be == ra else ra
         no = ne + L + 3
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
