@@ -78,36 +78,6 @@ cdef enum:
     CHECK_EVERY = 16   # a power of two
 
 
-cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
-                               double* yu) noexcept nogil:
-    cdef Sample s
-    s.labels = labels
-    s.L = L
-    s.Tn = Tn
-    s.n = n
-    s.slot = slot
-    s.slot_class = slot_class
-    s.U = 0
-    s.yu = yu
-    return s
-
-
-# Emissions are gathered BLOCK_T time steps at a time: a sample's rows are N * C elements
-# apart, and gathering one row per lattice step would wait on each row's cache/TLB miss.
-cdef enum:
-    BLOCK_T = 16
-    CHECK_EVERY = 16   # a power of two
-
-
-cdef inline void prefetch_row(const void* row, Py_ssize_t nbytes, bint valid) noexcept nogil:
-    cdef Py_ssize_t off = 0
-    if not valid:
-        return
-    while off < nbytes:
-        fl_prefetch(<const char*>row + off)
-        off += 64
-
-
 cdef inline double dmax(double a, double b) noexcept nogil:
     return a if a > b else b
 
