@@ -451,15 +451,19 @@ def test_minus_1e4_and_minus_inf_match_torch_loss():
     assert_close(_loss(lp, tg, il, tl, reduction="none"), theirs, "extreme log_probs vs torch", rtol=1e-9)
 
 
-def test_thread_count_does_not_change_results():
+@pytest.mark.parametrize("N", [1, 3, 12])
+def test_thread_count_does_not_change_results(N):
+    """Batches larger and smaller than the thread count (the latter split the gradient's rows)."""
     import fastloss
 
     rng = np.random.default_rng(13)
-    T, N, C, S_ = 120, 12, 10, 30
+    T, C, S_ = 300, 40, 30
     lp = log_softmax(rng.standard_normal((T, N, C)) * 2).astype(np.float32)
     tg = rng.integers(1, C, (N, S_))
     il = rng.integers(T // 2, T + 1, N)
     tl = rng.integers(0, S_ + 1, N)
+    if N > 1:
+        il[1], tl[1], tg[1, :2] = 1, 2, 5  # an infeasible sample: nan rows
     before = fastloss.get_num_threads()
     try:
         results = []

@@ -405,6 +405,18 @@ cdef void fill_rows(floating* g, Py_ssize_t gts, i64 t0, i64 t1, i64 C, double v
             g[t * gts + k] = v
 
 
+cdef inline void exp_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale) noexcept nogil:
+    """grow[k] = scale * exp(lp[k]): the gradient of every class outside the target."""
+    cdef i64 k
+    cdef floating fs = <floating>scale
+    if cs == 1:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k]) * fs
+    else:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k * cs]) * fs
+
+
 cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
                                 const double* acc, const i64* slot_class, i64 U, double inv_norm,
                                 const double* ucls, double em) noexcept nogil:
@@ -413,14 +425,8 @@ cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* 
     ``ucls`` (or NULL): exp(lp - m) of the sample's classes from the emission cache, ``em`` = exp(m),
     so their exp is not recomputed."""
     cdef i64 k, u
-    cdef floating fs = <floating>scale
-    cdef double cls_lp, e
-    if cs == 1:
-        for k in range(C):
-            grow[k] = f_exp(lprow[k]) * fs
-    else:
-        for k in range(C):
-            grow[k] = f_exp(lprow[k * cs]) * fs
+    cdef double e
+    exp_row(lprow, cs, grow, C, scale)
     for u in range(U):
         k = slot_class[u]
         if ucls != NULL:
@@ -646,6 +652,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
     cdef Py_ssize_t gts = N * C
     cdef bint want_grad = grad is not None
+    cdef bint split
+    cdef i64 Cw, r
     cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
     cdef Py_ssize_t row_len, buf_len
     cdef const floating* lp0
@@ -679,6 +687,18 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
         g0 = &grad[0, 0, 0]
+    # With fewer samples than threads, the gradient's exp(log_probs) rows (the bulk of its work
+    # when C is large) are written first by every thread, row by row; the per-sample sweeps then
+    # only overwrite the classes of each target (``Cw = 0`` skips their full-row pass).
+    split = want_grad and N < n_threads
+    Cw = 0 if split else C
+    if split:
+        for r in prange(T * N, nogil=True, schedule='static', num_threads=n_threads):
+            n = r % N
+            if r // N < input_lengths[n]:
+                exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n])
+            else:
+                fill_rows(g0 + r * C, 0, 0, 1, C, 0.0)
     with nogil, parallel(num_threads=n_threads):
         work = <double*> malloc(buf_len * sizeof(double))
         slot = <i64*> malloc(2 * (Lmax + 2) * sizeof(i64))
@@ -700,7 +720,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             L = target_lengths[n]
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
-            if want_grad:
+            if want_grad and not split:
                 fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
             if Tn == 0:
                 value = 0.0 if L == 0 else INFINITY
@@ -716,14 +736,14 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
                                   (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
-                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, &ec,
+                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
                                      logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (table + 1) if want_grad else NULL, row_len)
                 if want_grad and logz > -INFINITY and logz == logz:
-                    backward_log(lp0 + n * ns, ts, cs, s, blank, C, skip, slot, slot_class, U, ra + 1, rb + 1,
+                    backward_log(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, ra + 1, rb + 1,
                                  acc, table + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
             nll[n] = -logz
             if want_grad and not (logz > -INFINITY and logz < INFINITY):

@@ -142,7 +142,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     work_cells = il * (2 * tl + 1)
     order = np.argsort(-work_cells, kind="stable").astype(np.int64)
     threads = get_num_threads() if int(work_cells.sum()) >= _PARALLEL_MIN_WORK else 1
-    threads = max(1, min(threads, N))
+    if _grad is None or not _grad.wants("log_probs"):
+        threads = max(1, min(threads, N))  # (the gradient also splits its exp rows across threads)
 
     grad_out = None
     scales = None
