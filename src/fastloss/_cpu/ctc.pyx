@@ -51,6 +51,7 @@ cdef struct Sample:
     i64 L                # target length
     i64 Tn               # input length
     i64 n                # batch index
+    i64 C                # classes (row length)
     const i64* slot      # slot[j]: index of label j among the distinct classes
     const i64* slot_class  # the distinct classes, blank first
     i64 U                # how many
@@ -64,6 +65,7 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     s.L = L
     s.Tn = Tn
     s.n = n
+    s.C = 0
     s.slot = slot
     s.slot_class = slot_class
     s.U = 0
@@ -180,6 +182,28 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     ec.n = n
 
 
+cdef extern from *:
+    """
+    static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+    """
+    void fl_ctc_prefetch(const void* p) nogil
+
+
+cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, i64 t0,
+                               i64 n) noexcept nogil:
+    """Ask for the cache lines of rows t0..t0+n-1 (the next block) while this block is swept:
+    a sample's rows are N * C elements apart, too far for the hardware prefetcher."""
+    cdef i64 r
+    cdef Py_ssize_t off, nbytes = C * cs * sizeof(floating)
+    cdef const char* row
+    for r in range(n):
+        row = <const char*>(lp + (t0 + r) * ts)
+        off = 0
+        while off < nbytes:
+            fl_ctc_prefetch(row + off)
+            off += 64
+
+
 cdef inline EmCache make_cache(double* buf, i64 Lmax) noexcept nogil:
     # returned by value: assigned inside the parallel block, the cache is thread-private
     cdef EmCache ec
@@ -199,9 +223,15 @@ cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, S
         if forward:
             t0 = t
             fill_block(lp, ts, cs, s, ec, t0, BLOCK_T if t0 + BLOCK_T <= s.Tn else s.Tn - t0)
+            if t0 + BLOCK_T < s.Tn:
+                prefetch_rows(lp, ts, cs, s.C, t0 + BLOCK_T,
+                              BLOCK_T if t0 + 2 * BLOCK_T <= s.Tn else s.Tn - t0 - BLOCK_T)
         else:
             t0 = t - BLOCK_T + 1 if t >= BLOCK_T - 1 else 0
             fill_block(lp, ts, cs, s, ec, t0, t - t0 + 1)
+            if t0 > 0:
+                prefetch_rows(lp, ts, cs, s.C, t0 - BLOCK_T if t0 >= BLOCK_T else 0,
+                              BLOCK_T if t0 >= BLOCK_T else t0)
     y[0] = ec.y + (t - ec.t0) * (s.L + 2)
     return ec.m[t - ec.t0]
 
@@ -720,6 +750,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             L = target_lengths[n]
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
+            s.C = C
             if want_grad and not split:
                 fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
             if Tn == 0:
