@@ -12,37 +12,47 @@ with ``skip_j`` = 1 when label j differs from label j-1. ``od`` buffers carry on
 (``od[-1]``) so no loop needs a special first element.
 
 Representation: probabilities in double, rescaled at every time step (each row is divided by
-its maximum and the log of the factor is accumulated; emissions of a time step are shifted by
-their maximum log-probability before exp). This makes the recurrence plain multiply-adds
-(the log-space recurrence needs three transcendental functions per state and step).
-Only the reachable band of states is computed: states a path cannot have reached yet, and
-states from which the end can no longer be reached, are skipped.
+its sum, folded into the next step's emissions, and the log of the factors is accumulated;
+emissions of a time step are shifted by their maximum log-probability before exp). This makes
+the recurrence plain multiply-adds (the log-space recurrence needs three transcendental
+functions per state and step). Emissions are gathered BLOCK_T steps at a time, one exp per
+distinct class of the target, then expanded per label. Only the reachable band of states is
+computed: states a path cannot have reached yet, and states from which the end can no longer be
+reached, are skipped.
 
-Underflow guard: whenever a row's maximum collapses (below 1e-250 in one step, e.g. emissions
-of -1e4 on every surviving path) or the sample ends with no probability, and, in the fused
-gradient, whenever ``sum_s alpha_t(s) beta_t(s)`` disagrees with the forward likelihood at any
-step (mass lost to underflow on one side), the sample is recomputed with a plain log-space
-recurrence (``log_*`` functions below), so a finite loss is never turned into inf or nan.
+Underflow guard (a finite loss is never turned into inf or nan, nor into a wrong finite value
+by states lost to underflow):
+* a row whose sum collapses (below 1e-250 in one step, e.g. emissions of -1e4 on every
+  surviving path), or a sample ending with no probability: recomputed in log space;
+* fused gradient: ``sum_s alpha_t(s) beta_t(s)`` must equal the likelihood (checked every
+  CHECK_EVERY steps and at t = 0; mass lost in alpha shows at every later step, mass lost in
+  beta at every earlier one), else the sample is recomputed in log space;
+* forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
+  an O(S) beta sweep checks ``sum_s alpha_0(s) beta_0(s)`` against the likelihood first.
+The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
 
 Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
     grad[t, n, k] = scale_n * (exp(log_probs[t, n, k]) - sum_{s: label(s) = k} gamma_t(s)),
     gamma_t(s) = alpha_t(s) beta_t(s) / sum_s' alpha_t(s') beta_t(s')
 for t < input_length, 0 after. beta is swept backwards with two rows and the gradient row is
-written as soon as beta_t is known, so the fused call stores one alpha table per sample.
+written as soon as beta_t is known, so the fused call stores one alpha table per sample in
+flight (one per thread); forward-only calls keep O(S) rows and an O(BLOCK_T * S) emission block.
+Samples are taken longest first (dynamic schedule); with fewer samples than threads, the
+gradient's exp(log_probs) rows are first written by all threads, then each sample's sweeps
+overwrite only its target classes.
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
-from libc.math cimport INFINITY, NAN, isnan, isinf
+from libc.math cimport INFINITY, NAN, isinf
 
 from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
 
 ctypedef long long i64
 
-# A row maximum below this after one step means the step lost more than ~575 nats at once:
+# A row sum below this after one step means the step lost more than ~575 nats at once:
 # probabilities may have underflowed on every surviving path; recompute in log space.
 cdef double COLLAPSE = 1e-250
-# A state probability below this (relative to its row's maximum) is about to lose precision.
+# A state probability below this (rows are normalised to sum 1) is about to lose precision.
 cdef double TINY = 1e-290
 
 
@@ -78,10 +88,6 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
 cdef enum:
     BLOCK_T = 16
     CHECK_EVERY = 16   # a power of two
-
-
-cdef inline double dmax(double a, double b) noexcept nogil:
-    return a if a > b else b
 
 
 cdef inline double log_add(double a, double b) noexcept nogil:
