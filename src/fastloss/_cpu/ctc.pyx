@@ -52,8 +52,8 @@ ctypedef long long i64
 # A row sum below this after one step means the step lost more than ~575 nats at once:
 # probabilities may have underflowed on every surviving path; recompute in log space.
 cdef double COLLAPSE = 1e-250
-# A state probability below this (rows are normalised to sum 1) is about to lose precision.
-cdef double TINY = 1e-290
+# A state probability below this (DBL_MIN: subnormal or 0) has lost precision to underflow.
+cdef double TINY = 2.2250738585072014e-308
 
 
 cdef struct Sample:
