@@ -31,6 +31,8 @@ def array_module(x):
 
 def check_same_backend(arrays):
     """Refuse a mix of host and device arrays (torch refuses a mix of devices too)."""
+    if "cupy" not in sys.modules:
+        return
     kinds = {name: _is_cupy(a) for name, a in arrays.items() if a is not None and hasattr(a, "dtype")}
     if len(set(kinds.values())) > 1:
         gpu = [n for n, k in kinds.items() if k]
@@ -39,12 +41,18 @@ def check_same_backend(arrays):
                         f"{', '.join(cpu)} on the host (NumPy)")
 
 
+_CPU_KERNELS = {}
+
+
 def kernels(module_name, *arrays):
     """The kernel module ``module_name`` (e.g. ``'elementwise'``) of the backend that owns ``arrays``."""
-    if any(_is_cupy(a) for a in arrays if a is not None):
+    if "cupy" in sys.modules and any(_is_cupy(a) for a in arrays if a is not None):
         from . import _gpu
 
         return _gpu.kernels(module_name)
-    from . import _cpu
+    module = _CPU_KERNELS.get(module_name)
+    if module is None:
+        from . import _cpu
 
-    return _cpu.kernels(module_name)
+        module = _CPU_KERNELS[module_name] = _cpu.kernels(module_name)
+    return module

@@ -24,8 +24,9 @@ def as_array(x, name):
     if needed, moved to the CPU). A non-native byte order is converted (the kernels read native
     numbers), which is the only copy made here.
     """
-    xp = _backend.array_module(x)
-    if xp is not np:
+    if type(x) is np.ndarray and x.dtype.isnative and x.dtype.kind in "fiub":
+        return x  # the common case, first and cheap
+    if _backend.array_module(x) is not np:
         return x
     if _is_torch_tensor(x):
         x = x.detach()
@@ -63,15 +64,21 @@ def result_dtype(*arrays):
 
     Integer and bool arrays (value targets) follow the floating ones, as in torch.
     """
-    floats = [a.dtype for a in arrays if a is not None and a.dtype in FLOAT_DTYPES]
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
     if not floats:
         return np.dtype(np.float32)
+    first = floats[0]
+    if all(d == first for d in floats):
+        return first
     return np.result_type(*floats)
+
+
+_FLOAT32 = np.dtype(np.float32)
 
 
 def compute_dtype(dtype):
     """float16 is computed in float32; float32 and float64 natively."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+    return _FLOAT32 if dtype.itemsize == 2 else dtype
 
 
 def cast(arr, dtype):

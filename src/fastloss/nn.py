@@ -19,7 +19,7 @@ __all__ = [
     "BCEWithLogitsLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SmoothL1Loss", "HuberLoss",
     "SoftMarginLoss", "CrossEntropyLoss", "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss",
     "MarginRankingLoss", "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
-    "PairwiseDistance",
+    "PairwiseDistance", "CosineDistance", "Distance",
 ]
 
 
@@ -281,8 +281,8 @@ class CTCLoss(_Loss):
 
 def __getattr__(name):
     # PairwiseDistance lives with the distance functions (the embedding-loss family).
-    if name == "PairwiseDistance":
-        from ._losses.distances import PairwiseDistance
+    if name in ("PairwiseDistance", "CosineDistance", "Distance"):
+        from ._losses import distances
 
-        return PairwiseDistance
+        return getattr(distances, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

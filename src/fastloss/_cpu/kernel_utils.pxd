@@ -2,6 +2,15 @@
 # (so one kernel body serves both precisions), and block-level helpers used by the fused loops.
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, fabs, fabsf, sqrt, sqrtf, INFINITY, NAN
 
+# exp/log/log1p that GCC vectorises (branch-free C, libm's IEEE special cases): see vecmath.h
+cdef extern from "vecmath.h" nogil:
+    double fl_exp(double x)
+    float fl_expf(float x)
+    double fl_log(double x)
+    float fl_logf(float x)
+    double fl_log1p(double x)
+    float fl_log1pf(float x)
+
 ctypedef fused floating:
     float
     double
@@ -14,23 +23,23 @@ cdef enum:
 
 cdef inline floating f_exp(floating v) noexcept nogil:
     if floating is float:
-        return expf(v)
+        return fl_expf(v)
     else:
-        return exp(v)
+        return fl_exp(v)
 
 
 cdef inline floating f_log(floating v) noexcept nogil:
     if floating is float:
-        return logf(v)
+        return fl_logf(v)
     else:
-        return log(v)
+        return fl_log(v)
 
 
 cdef inline floating f_log1p(floating v) noexcept nogil:
     if floating is float:
-        return log1pf(v)
+        return fl_log1pf(v)
     else:
-        return log1p(v)
+        return fl_log1p(v)
 
 
 cdef inline floating f_abs(floating v) noexcept nogil:

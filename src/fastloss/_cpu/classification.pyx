@@ -1,0 +1,780 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Fused forward + gradient kernels of the classification losses (nll_loss, cross_entropy,
+multilabel_soft_margin_loss).
+
+Data model: a class-dimension input is a 3-D strided view ``(N, C, S)`` (S: the product of the
+K extra dims; 1 for ``(N, C)``). The Python layer guarantees one of two layouts:
+
+* row layout (``S == 1``, class stride 1): one row of C contiguous logits per sample; the row
+  kernels loop over classes, the prange goes over rows;
+* spatial layout (``S > 1``, spatial stride 1): the ``(N, C, H, W)`` image layout; the spatial
+  kernels take blocks of SBLOCK positions of one sample and loop classes outside, positions
+  inside, so every inner loop is contiguous and no transposed copy is ever made.
+
+Index targets are an ``(N, S)`` C-contiguous int64 array, already range-checked (every entry is
+``ignore_index`` or in ``[0, C)``). ``weight`` is always a length-C array (ones when absent), so
+no kernel branches on it. Gradients are C-contiguous ``(N, C, S)``. Reduced losses are summed
+per row/block into ``partial`` (double) and combined by the caller in a fixed order, so the
+result does not depend on the thread count. Mean scales (``g_scale``) are precomputed by the
+caller, so the gradient is written once, while the row is still in cache.
+
+cross_entropy with class indices, smoothing eps, per-class weight w, W = sum(w), target t:
+    loss = (1 - eps) w_t (lse - x_t) + eps / C * sum_c w_c (lse - x_c)
+    dloss/dx_j = (1 - eps) w_t (p_j - [j == t]) + eps / C (W p_j - w_j)
+with p = softmax(x); lse and every sum are taken relative to the row maximum (no overflow, and no
+cancellation of large logits). With probability targets y' = (1 - eps) y + eps / C:
+    loss = sum_c w_c y'_c (lse - x_c),   dloss/dx_j = (sum_c w_c y'_c) p_j - w_j y'_j,
+    dloss/dy_j = (1 - eps) w_j (lse - x_j).
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from libc.stdint cimport int64_t
+import numpy as np
+cimport numpy as cnp
+
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs
+
+cnp.import_array()
+
+cdef enum:
+    SBLOCK = 256
+
+
+cdef extern from *:
+    """
+    #include <stddef.h>
+    #include <stdint.h>
+    #include <string.h>
+    /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
+     * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
+     * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
+     * per SSE2 register the exp-bound softmax cannot keep up with torch's AVX2 kernels. */
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
+    #define FASTLOSS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define FASTLOSS_CLONES
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTLOSS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define FASTLOSS_INLINE static inline
+    #endif
+
+    FASTLOSS_INLINE uint32_t fastloss_f2u(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+    FASTLOSS_INLINE float fastloss_u2f(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+    /* exp(x) in float for x <= 0 (the shifted logits x - max of a softmax), or NaN.
+     * Straight-line code that vectorises even without -ffast-math: every select is done on the
+     * bits with integer operations (a float compare may trap, which blocks if-conversion), and
+     * no float<->int conversion is needed. Cody-Waite reduction x = k ln2 + r (ln2 split in
+     * two; k rounded with the 1.5 * 2^23 trick, which also leaves k in the low mantissa bits),
+     * Cephes' degree-6 expf polynomial, 2^k built in the exponent field. Error < 1 ulp on
+     * [-87, 0] (checked against double exp on 2M points). Below -87 (-inf included) the result,
+     * a float subnormal at most, is 0; NaN flows through. Not for x > 0. */
+    FASTLOSS_INLINE float fastloss_expf_nonpos(float x)
+    {
+        uint32_t u = fastloss_f2u(x);
+        uint32_t is_nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+        uint32_t tiny = -(uint32_t)((u > 0xC2AE0000u) & !is_nan);  /* x < -87 (0xC2AE0000 = -87.0f) */
+        float xc = fastloss_u2f((u & ~tiny) | (0xC2AE0000u & tiny));
+        float kr = xc * 1.44269504088896341f + 12582912.0f;
+        float k = kr - 12582912.0f;
+        float r = xc - k * 0.693359375f;
+        r = r - k * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * (r * r) + r + 1.0f;
+        float scale = fastloss_u2f((fastloss_f2u(kr) + 127u) << 23);
+        return fastloss_u2f(fastloss_f2u(p * scale) & ~tiny);
+    }
+
+    /* max of x[0..n): eight running maxima in the "a > m ? a : m" (MAXPS) form vectorise; one
+     * would not (float max is not reassociated without -ffast-math). It may skip a NaN: harmless,
+     * since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
+    FASTLOSS_CLONES static float fastloss_max_f(const float *x, ptrdiff_t n)
+    {
+        float acc[8], m;
+        ptrdiff_t i = 0;
+        int j;
+        for (j = 0; j < 8; j++) acc[j] = x[0];
+        for (; i + 8 <= n; i += 8)
+            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        m = acc[0];
+        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (; i < n; i++) m = x[i] > m ? x[i] : m;
+        return m;
+    }
+
+    /* out = exp(x - m); returns sum(out) accumulated in double (eight partial sums). Two loops:
+     * with the sum fused into the exp loop GCC keeps the accumulators in memory (slower). */
+    FASTLOSS_CLONES static double fastloss_exp_sum_f(const float *x, float *out, ptrdiff_t n, float m)
+    {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) out[i] = fastloss_expf_nonpos(x[i] - m);
+        for (i = 0; i + 8 <= n; i += 8) {
+            a0 += out[i]; a1 += out[i + 1]; a2 += out[i + 2]; a3 += out[i + 3];
+            a4 += out[i + 4]; a5 += out[i + 5]; a6 += out[i + 6]; a7 += out[i + 7];
+        }
+        for (; i < n; i++) a0 += out[i];
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    }
+
+    /* g = g * a - b * w (w may be NULL when b == 0) */
+    FASTLOSS_CLONES static void fastloss_scale_sub_f(float *g, const float *w, ptrdiff_t n, float a, float b)
+    {
+        ptrdiff_t i;
+        if (w == NULL || b == 0.0f)
+            for (i = 0; i < n; i++) g[i] = g[i] * a;
+        else
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
+    }
+
+    /* spatial layout, one class row of a block: mx = max(mx, x) */
+    FASTLOSS_CLONES static void fastloss_max_update_f(float *mx, const float *x, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
+    }
+
+    /* spatial layout, one class row of a block: out = exp(x - mx), se += out */
+    FASTLOSS_CLONES static void fastloss_exp_acc_f(const float *x, const float *mx, float *out, double *se, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            float e = fastloss_expf_nonpos(x[i] - mx[i]);
+            out[i] = e;
+            se[i] += e;
+        }
+    }
+
+    /* spatial layout, one class row of a block: g = g * a - b * w_c */
+    FASTLOSS_CLONES static void fastloss_scale_sub_vec_f(float *g, const float *a, const float *b, float wc, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
+    }
+
+    /* log1p(e) in float for e in [0, 1] (or NaN), vectorisable: u = 1 + e with its exact
+     * rounding error c; log u = k ln2 + 2 atanh(f / (2 + f)) with u = 2^k (1 + f),
+     * sqrt(2)/2 <= 1 + f < sqrt(2) (k in {0, 1}, chosen on the bits); log1p(e) = log u + c / u.
+     * Error < 2.5 ulp (checked against double log1p on 3M points). */
+    FASTLOSS_INLINE float fastloss_log1pf_unit(float e)
+    {
+        float u = 1.0f + e;
+        float c = e - (u - 1.0f);
+        uint32_t big = -(uint32_t)(fastloss_f2u(u) > 0x3FB504F3u);      /* u > sqrt(2) */
+        float m = fastloss_u2f(fastloss_f2u(u) - (0x00800000u & big));  /* u / 2 when big */
+        float kln2 = fastloss_u2f(0x3F317218u & big);                    /* ln2 or 0 */
+        float f = m - 1.0f;
+        float s = f / (2.0f + f);
+        float z = s * s;
+        float q = 1.0f / 9.0f;
+        q = q * z + 1.0f / 7.0f;
+        q = q * z + 1.0f / 5.0f;
+        q = q * z + 1.0f / 3.0f;
+        return kln2 + (2.0f * s + 2.0f * s * z * q) + c / u;
+    }
+
+    /* multilabel_soft_margin_loss, one float32 row of n classes (x, y contiguous; w contiguous
+     * when w_step == 1, one value when 0): tmp = w (y softplus(-x) + (1 - y) softplus(x)),
+     * written as w (max(x, 0) - y x + log1p(exp(-|x|))) with the selects on the bits; gx = gs w
+     * (sigmoid(x) - y), gy = -gs w x where wanted (non-NULL). Returns sum(tmp) in double. */
+    FASTLOSS_CLONES static double fastloss_mlsm_row_f(const float *x, const float *y, const float *w, int w_step,
+                                                      ptrdiff_t n, float *tmp, float *gx, float *gy, float gs)
+    {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            uint32_t ux = fastloss_f2u(x[i]);
+            uint32_t neg = -(ux >> 31);
+            float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));   /* exp(-|x|) */
+            float relu = fastloss_u2f(ux & ~neg);                              /* max(x, 0) */
+            float wv = w[i * w_step];
+            tmp[i] = wv * (relu - y[i] * x[i] + fastloss_log1pf_unit(e));
+        }
+        if (gx != NULL)
+            for (i = 0; i < n; i++) {
+                uint32_t ux = fastloss_f2u(x[i]);
+                uint32_t neg = -(ux >> 31);
+                float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));
+                float num = fastloss_u2f((fastloss_f2u(e) & neg) | (0x3F800000u & ~neg));  /* x < 0 ? e : 1 */
+                gx[i] = gs * w[i * w_step] * (num / (1.0f + e) - y[i]);
+            }
+        if (gy != NULL)
+            for (i = 0; i < n; i++) gy[i] = -gs * w[i * w_step] * x[i];
+        for (i = 0; i + 8 <= n; i += 8) {
+            a0 += tmp[i]; a1 += tmp[i + 1]; a2 += tmp[i + 2]; a3 += tmp[i + 3];
+            a4 += tmp[i + 4]; a5 += tmp[i + 5]; a6 += tmp[i + 6]; a7 += tmp[i + 7];
+        }
+        for (; i < n; i++) a0 += tmp[i];
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    }
+    """
+    float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
+    double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
+    void fastloss_scale_sub_f(float* g, const float* w, Py_ssize_t n, float a, float b) noexcept nogil
+    void fastloss_max_update_f(float* mx, const float* x, Py_ssize_t n) noexcept nogil
+    void fastloss_exp_acc_f(const float* x, const float* mx, float* out, double* se, Py_ssize_t n) noexcept nogil
+    double fastloss_mlsm_row_f(const float* x, const float* y, const float* w, int w_step, Py_ssize_t n,
+                               float* tmp, float* gx, float* gy, float gs) noexcept nogil
+    void fastloss_scale_sub_vec_f(float* g, const float* a, const float* b, float wc, Py_ssize_t n) noexcept nogil
+
+
+cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
+    return byte_stride // itemsize
+
+
+cdef inline double grad_factor(const floating* go, Py_ssize_t i, double g_scale) noexcept nogil:
+    # grad_output of one loss element: per-element array (reduction='none') or the scalar scale
+    if go != NULL:
+        return g_scale * go[i]
+    return g_scale
+
+
+# Fused-type front ends: float32 goes to the C loops above, float64 to plain loops with f_exp
+# (full double accuracy).
+
+cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating m
+    if floating is float:
+        return fastloss_max_f(x, n)
+    m = x[0]
+    for i in range(1, n):
+        m = x[i] if x[i] > m else m
+    return m
+
+
+cdef inline double exp_sum(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
+    """out = exp(x - m); returns the sum in double."""
+    cdef Py_ssize_t i
+    cdef double a0 = 0, a1 = 0
+    if floating is float:
+        return fastloss_exp_sum_f(x, out, n, m)
+    for i in range(n):
+        out[i] = f_exp(x[i] - m)
+    i = 0
+    while i + 2 <= n:
+        a0 += out[i]
+        a1 += out[i + 1]
+        i += 2
+    if i < n:
+        a0 += out[i]
+    return a0 + a1
+
+
+cdef inline void scale_sub(floating* g, const floating* w, Py_ssize_t n, floating a, floating b) noexcept nogil:
+    """g = g * a - b * w (b == 0: g * a)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_scale_sub_f(g, w, n, a, b)
+    elif b == 0:
+        for i in range(n):
+            g[i] = g[i] * a
+    else:
+        for i in range(n):
+            g[i] = g[i] * a - b * w[i]
+
+
+cdef inline void max_update(floating* mx, const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_max_update_f(mx, x, n)
+    else:
+        for i in range(n):
+            mx[i] = x[i] if x[i] > mx[i] else mx[i]
+
+
+cdef inline void exp_acc(const floating* x, const floating* mx, floating* out, double* se, Py_ssize_t n) noexcept nogil:
+    """out = exp(x - mx), se += out (elementwise over a block of positions)."""
+    cdef Py_ssize_t i
+    cdef floating e
+    if floating is float:
+        fastloss_exp_acc_f(x, mx, out, se, n)
+    else:
+        for i in range(n):
+            e = f_exp(x[i] - mx[i])
+            out[i] = e
+            se[i] += e
+
+
+cdef inline void scale_sub_vec(floating* g, const floating* a, const floating* b, floating wc, Py_ssize_t n) noexcept nogil:
+    """g = g * a - b * wc (elementwise over a block of positions)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastloss_scale_sub_vec_f(g, a, b, wc, n)
+    else:
+        for i in range(n):
+            g[i] = g[i] * a[i] - b[i] * wc
+
+
+cdef inline double weighted_shifted_sum(const floating* w, const floating* x, Py_ssize_t n, floating m) noexcept nogil:
+    # sum_c w_c (x_c - m) in double (the label-smoothing term, relative to the row maximum)
+    cdef double a0 = 0, a1 = 0
+    cdef Py_ssize_t i = 0
+    while i + 2 <= n:
+        a0 += w[i] * (x[i] - m)
+        a1 += w[i + 1] * (x[i + 1] - m)
+        i += 2
+    if i < n:
+        a0 += w[i] * (x[i] - m)
+    return a0 + a1
+
+
+def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
+                  long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
+                  const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Class-index cross entropy, row layout (S == 1, class stride 1)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double W = 0, eps_c = eps / C, loss, se, swx, lse, wt, gm, a
+    cdef floating m, fa, fb
+    cdef floating* row
+    cdef floating* buf
+    cdef Py_ssize_t n, c
+    cdef int64_t ti
+    if N == 0:
+        return
+    for c in range(C):
+        W += wp[c]
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        # exp scratch for the forward-only call (the gradient row serves when there is one)
+        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        for n in prange(N, schedule='static'):
+            ti = t[n, 0]
+            row = gb + n * C if want_grad else buf
+            if ti == ignore_index:
+                if want_grad:
+                    memset(row, 0, C * sizeof(floating))
+                loss = 0
+            else:
+                m = row_max(xb + n * xs0, C)
+                se = exp_sum(xb + n * xs0, row, C, m)
+                swx = weighted_shifted_sum(wp, xb + n * xs0, C, m) if eps != 0 else 0
+                lse = f_log(se)
+                wt = wp[ti]
+                loss = (1 - eps) * wt * (lse - (xb[n * xs0 + ti] - m)) + eps_c * (W * lse - swx)
+                if want_grad:
+                    gm = grad_factor(gob, n, g_scale)
+                    fa = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se)
+                    fb = <floating>(gm * eps_c)
+                    scale_sub(row, wp, C, fa, fb)
+                    row[ti] = row[ti] - <floating>(gm * (1 - eps) * wt)
+            if store:
+                outb[n] = <floating>loss
+            else:
+                pb[n] = loss
+        free(buf)
+
+
+def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
+                     long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
+                     const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Class-index cross entropy, spatial layout (S > 1, spatial stride 1): blocks of SBLOCK positions."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t nsb = (S + SBLOCK - 1) // SBLOCK
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* xr
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef const int64_t* tb = &t[0, 0]
+    cdef floating* gb = NULL
+    cdef floating* gr
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double W = 0, eps_c = eps / C, loss, total, lse, wt, gm
+    cdef floating wc
+    cdef Py_ssize_t item, n, s0, L, c, k
+    cdef int64_t ti
+    cdef floating* mx
+    cdef double* se
+    cdef double* swx
+    cdef floating* fa
+    cdef floating* fb
+    cdef floating* scratch
+    if N == 0 or S == 0:
+        return
+    for c in range(C):
+        W += wp[c]
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        mx = <floating*> malloc(SBLOCK * sizeof(floating))
+        fa = <floating*> malloc(SBLOCK * sizeof(floating))
+        fb = <floating*> malloc(SBLOCK * sizeof(floating))
+        se = <double*> malloc(SBLOCK * sizeof(double))
+        swx = <double*> malloc(SBLOCK * sizeof(double))
+        scratch = <floating*> malloc(SBLOCK * sizeof(floating))
+        for item in prange(N * nsb, schedule='static'):
+            n = item // nsb
+            s0 = (item - n * nsb) * SBLOCK
+            L = S - s0
+            if L > SBLOCK:
+                L = SBLOCK
+            xr = xb + n * xs0 + s0
+            gr = gb + n * C * S + s0 if want_grad else NULL
+            for k in range(L):
+                mx[k] = xr[k]
+                se[k] = 0
+                swx[k] = 0
+            for c in range(1, C):
+                max_update(mx, xr + c * xs1, L)
+            for c in range(C):
+                exp_acc(xr + c * xs1, mx, gr + c * S if want_grad else scratch, se, L)
+                if eps != 0:
+                    wc = wp[c]
+                    for k in range(L):
+                        swx[k] += wc * (xr[c * xs1 + k] - mx[k])
+            total = 0
+            for k in range(L):
+                ti = tb[n * S + s0 + k]
+                if ti == ignore_index:
+                    loss = 0
+                    fa[k] = 0
+                    fb[k] = 0
+                else:
+                    lse = f_log(se[k])
+                    wt = wp[ti]
+                    loss = (1 - eps) * wt * (lse - (xr[ti * xs1 + k] - mx[k])) + eps_c * (W * lse - swx[k])
+                    gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                    fa[k] = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se[k])
+                    fb[k] = <floating>(gm * eps_c)
+                if store:
+                    outb[n * S + s0 + k] = <floating>loss
+                else:
+                    total = total + loss
+            if not store:
+                pb[item] = total
+            if want_grad:
+                for c in range(C):
+                    scale_sub_vec(gr + c * S, fa, fb, wp[c], L)
+                for k in range(L):
+                    ti = tb[n * S + s0 + k]
+                    if ti != ignore_index:
+                        gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                        gr[ti * S + k] = gr[ti * S + k] - <floating>(gm * (1 - eps) * wp[ti])
+        free(mx)
+        free(fa)
+        free(fb)
+        free(se)
+        free(swx)
+        free(scratch)
+
+
+def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
+                 floating[:, ::1] out, floating[:, :, ::1] grad, floating[:, :, ::1] tgrad,
+                 const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Probability-target cross entropy, row layout (S == 1, class stride 1 for x and y)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), ys0 = es(y.strides[0], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None, want_tgrad = tgrad is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* tgb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double eps_c = eps / C, keep = 1 - eps, se, swy, swyx, lse, gm, wy
+    cdef floating m, fa, fb, ft
+    cdef floating* row
+    cdef floating* buf
+    cdef Py_ssize_t n, c
+    if N == 0:
+        return
+    xb = &x[0, 0, 0]
+    yb = &y[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if want_tgrad:
+        tgb = &tgrad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        for n in prange(N, schedule='static'):
+            row = gb + n * C if want_grad else buf
+            m = row_max(xb + n * xs0, C)
+            se = exp_sum(xb + n * xs0, row, C, m)
+            swy = 0
+            swyx = 0
+            for c in range(C):
+                wy = wp[c] * (keep * yb[n * ys0 + c] + eps_c)
+                swy = swy + wy
+                swyx = swyx + wy * (xb[n * xs0 + c] - m)
+            lse = f_log(se)
+            if store:
+                outb[n] = <floating>(swy * lse - swyx)
+            else:
+                pb[n] = swy * lse - swyx
+            gm = grad_factor(gob, n, g_scale)
+            if want_grad:
+                fa = <floating>(gm * swy / se)
+                fb = <floating>gm
+                for c in range(C):
+                    row[c] = row[c] * fa - fb * wp[c] * <floating>(keep * yb[n * ys0 + c] + eps_c)
+            if want_tgrad:
+                ft = <floating>(gm * keep)
+                for c in range(C):
+                    tgb[n * C + c] = ft * wp[c] * <floating>(lse - (xb[n * xs0 + c] - m))
+        free(buf)
+
+
+def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
+                    floating[:, ::1] out, floating[:, :, ::1] grad, floating[:, :, ::1] tgrad,
+                    const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Probability-target cross entropy, spatial layout (S > 1, spatial stride 1 for x and y)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t ys0 = es(y.strides[0], sizeof(floating)), ys1 = es(y.strides[1], sizeof(floating))
+    cdef Py_ssize_t nsb = (S + SBLOCK - 1) // SBLOCK
+    cdef bint store = out is not None, want_grad = grad is not None, want_tgrad = tgrad is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* xr
+    cdef const floating* yr
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef floating* gb = NULL
+    cdef floating* tgb = NULL
+    cdef floating* gr
+    cdef floating* tgr
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double eps_c = eps / C, keep = 1 - eps, total, loss, gm
+    cdef floating xm, wy, wc
+    cdef Py_ssize_t item, n, s0, L, c, k
+    cdef floating* mx
+    cdef double* se
+    cdef double* swy
+    cdef double* swyx
+    cdef floating* fa
+    cdef floating* fb
+    cdef floating* lse
+    if N == 0 or S == 0:
+        return
+    xb = &x[0, 0, 0]
+    yb = &y[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if want_tgrad:
+        tgb = &tgrad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        mx = <floating*> malloc(SBLOCK * sizeof(floating))
+        fa = <floating*> malloc(SBLOCK * sizeof(floating))
+        fb = <floating*> malloc(SBLOCK * sizeof(floating))
+        lse = <floating*> malloc(SBLOCK * sizeof(floating))
+        se = <double*> malloc(SBLOCK * sizeof(double))
+        swy = <double*> malloc(SBLOCK * sizeof(double))
+        swyx = <double*> malloc(SBLOCK * sizeof(double))
+        for item in prange(N * nsb, schedule='static'):
+            n = item // nsb
+            s0 = (item - n * nsb) * SBLOCK
+            L = S - s0
+            if L > SBLOCK:
+                L = SBLOCK
+            xr = xb + n * xs0 + s0
+            yr = yb + n * ys0 + s0
+            gr = gb + n * C * S + s0 if want_grad else NULL
+            tgr = tgb + n * C * S + s0 if want_tgrad else NULL
+            for k in range(L):
+                mx[k] = xr[k]
+                se[k] = 0
+                swy[k] = 0
+                swyx[k] = 0
+            for c in range(1, C):
+                max_update(mx, xr + c * xs1, L)
+            for c in range(C):
+                exp_acc(xr + c * xs1, mx, gr + c * S if want_grad else lse, se, L)
+                wc = wp[c]
+                for k in range(L):
+                    xm = xr[c * xs1 + k] - mx[k]
+                    wy = wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
+                    swy[k] += wy
+                    swyx[k] += wy * xm
+            total = 0
+            for k in range(L):
+                loss = f_log(se[k])
+                lse[k] = <floating>loss
+                loss = swy[k] * loss - swyx[k]
+                gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                fa[k] = <floating>(gm * swy[k] / se[k])
+                fb[k] = <floating>gm
+                if store:
+                    outb[n * S + s0 + k] = <floating>loss
+                else:
+                    total = total + loss
+            if not store:
+                pb[item] = total
+            for c in range(C):
+                wc = wp[c]
+                if want_grad:
+                    for k in range(L):
+                        gr[c * S + k] = gr[c * S + k] * fa[k] - fb[k] * wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
+                if want_tgrad:
+                    for k in range(L):
+                        tgr[c * S + k] = fb[k] * <floating>keep * wc * (lse[k] - (xr[c * xs1 + k] - mx[k]))
+        free(mx)
+        free(fa)
+        free(fb)
+        free(lse)
+        free(se)
+        free(swy)
+        free(swyx)
+
+
+def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w, long long ignore_index,
+        floating[:, ::1] out, floating[:, :, ::1] grad, const floating[:, ::1] go, double g_scale,
+        double[::1] partial, int n_threads):
+    """nll_loss: loss = -w_t x_t (0 where ignored); the gradient is zero except -w_t at the target.
+
+    One sample per prange step: its loss terms are summed into ``partial[n]`` and its gradient
+    slab (C * S values) zeroed and written while it is in cache.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t xs2 = es(x.strides[2], sizeof(floating))
+    cdef bint store = out is not None, want_grad = grad is not None
+    cdef const floating* xb
+    cdef const floating* gob = NULL
+    cdef const floating* wp = &w[0]
+    cdef const int64_t* tb = &t[0, 0]
+    cdef floating* gb = NULL
+    cdef floating* outb = NULL
+    cdef double* pb = &partial[0]
+    cdef double total, loss
+    cdef Py_ssize_t n, s
+    cdef int64_t ti
+    if N == 0 or S == 0:
+        return
+    xb = &x[0, 0, 0]
+    if want_grad:
+        gb = &grad[0, 0, 0]
+    if store:
+        outb = &out[0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        total = 0
+        if want_grad:
+            memset(gb + n * C * S, 0, C * S * sizeof(floating))
+        for s in range(S):
+            ti = tb[n * S + s]
+            if ti == ignore_index:
+                loss = 0
+            else:
+                loss = -wp[ti] * xb[n * xs0 + ti * xs1 + s * xs2]
+                if want_grad:
+                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale) * wp[ti])
+            if store:
+                outb[n * S + s] = <floating>loss
+            else:
+                total = total + loss
+        if not store:
+            pb[n] = total
+
+
+def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
+                           double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
+                           const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
+    """Per row: mean over classes of w * (y softplus(-x) + (1 - y) softplus(x)) (= -(y logsig(x) + (1-y) logsig(-x))).
+
+    Gradients (before grad_output and the reduction scale): w (sigmoid(x) - y) / C for x,
+    -w x / C for y. Operands are 2-D strided views (stride 0 where broadcast); ``inv_c`` is 1/C
+    with torch's C (input.size(-1)), which need not be the row length when broadcasting.
+    """
+    cdef Py_ssize_t R = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
+    cdef Py_ssize_t ys0 = es(y.strides[0], sizeof(floating)), ys1 = es(y.strides[1], sizeof(floating))
+    cdef Py_ssize_t ws0 = es(w.strides[0], sizeof(floating)), ws1 = es(w.strides[1], sizeof(floating))
+    cdef bint store = out is not None, want_gx = gx is not None, want_gy = gy is not None
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* wb
+    cdef const floating* gob = NULL
+    cdef double acc, gm
+    cdef floating xv, yv, wv, e, sp, sig, fs
+    cdef float* tmp
+    cdef Py_ssize_t r, c
+    if R == 0 or C == 0:
+        return
+    xb = &x[0, 0]
+    yb = &y[0, 0]
+    wb = &w[0, 0]
+    if go is not None:
+        gob = &go[0]
+    if floating is float:
+        if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
+            with nogil, parallel(num_threads=n_threads):
+                tmp = <float*> malloc(C * sizeof(float))
+                for r in prange(R, schedule='static'):
+                    gm = grad_factor(gob, r, g_scale) * inv_c
+                    acc = fastloss_mlsm_row_f(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
+                                              &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL,
+                                              <float>gm)
+                    if store:
+                        out[r] = <floating>(acc * inv_c)
+                    else:
+                        partial[r] = acc * inv_c
+                free(tmp)
+            return
+    for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
+        acc = 0
+        gm = grad_factor(gob, r, g_scale) * inv_c
+        fs = <floating>gm
+        for c in range(C):
+            xv = xb[r * xs0 + c * xs1]
+            yv = yb[r * ys0 + c * ys1]
+            wv = wb[r * ws0 + c * ws1]
+            e = f_exp(-f_abs(xv))
+            # y softplus(-x) + (1 - y) softplus(x), softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)):
+            # no cancellation (the shorter (1 - y) x + softplus(-x) loses float32 digits at y = 0, x << 0)
+            sp = f_log1p(e)
+            if xv < 0:
+                sp = sp - yv * xv
+            else:
+                sp = sp + (1 - yv) * xv
+            acc = acc + wv * sp
+            if want_gx:
+                sig = 1 / (1 + e) if xv >= 0 else e / (1 + e)
+                gx[r, c] = fs * wv * (sig - yv)
+            if want_gy:
+                gy[r, c] = -fs * wv * xv
+        if store:
+            out[r] = <floating>(acc * inv_c)
+        else:
+            partial[r] = acc * inv_c

@@ -1,0 +1,31 @@
+"""Helpers of the row-wise losses (margin and embedding families): each kernel writes one loss per
+row (in double) and scales each gradient row by that row's upstream gradient."""
+import numpy as np
+
+from ._common import finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale, reduction_scale
+
+# Below this much work (elements touched) a single thread beats waking the OpenMP pool.
+PARALLEL_MIN_WORK = 32768
+
+
+def threads_for(work):
+    return 1 if work < PARALLEL_MIN_WORK else get_num_threads()
+
+
+def row_grad_output(name, grad, reduction, rows, batch_shape, work_dtype):
+    """(g_scale, per-row grad_output array or None) for a row kernel.
+
+    'none': the caller's grad_output per row (or a scalar); reduced: grad_output times the
+    reduction scale (1/rows for 'mean').
+    """
+    if reduction == "none":
+        g_scale, go = per_element_grad_output(grad, batch_shape, work_dtype, name)
+        return g_scale, (None if go is None else np.ascontiguousarray(go.reshape(rows)))
+    return reduced_grad_scale(grad, reduction_scale(reduction, rows), name), None
+
+
+def reduce_rows(rowloss, batch_shape, reduction, out_dtype):
+    """The loss from the per-row values: shaped ``batch_shape`` ('none') or summed in a fixed order."""
+    if reduction == "none":
+        return finish_loss(rowloss.reshape(batch_shape), out_dtype)
+    return finish_loss(float(rowloss.sum()) * reduction_scale(reduction, rowloss.size), out_dtype)

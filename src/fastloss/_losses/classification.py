@@ -1,0 +1,368 @@
+"""The classification losses: nll_loss, cross_entropy, multilabel_soft_margin_loss.
+
+This module states each loss's arguments, shape rules, checks and reductions; the fused loops
+live in ``_cpu/classification.pyx``. A class-dimension input ``(C,)``, ``(N, C)`` or
+``(N, C, d1, ..., dK)`` is seen as a 3-D ``(N, C, S)`` view (:func:`_ncs`), index targets as a
+C-contiguous int64 ``(N, S)`` array, and every range check, mean denominator and grad_output
+scale is settled here before a kernel runs.
+"""
+import numpy as np
+
+from .. import _backend
+from .._autograd import loss_function
+from .._reduction import resolve_reduction
+from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
+                           float_operands, index_array)
+from ._common import finish_grad, finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale
+
+__all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
+
+# Below this many elements of work a kernel runs on one thread (OpenMP start-up costs microseconds).
+_PARALLEL_WORK = 32768
+
+
+def _threads(work):
+    return 1 if work < _PARALLEL_WORK else get_num_threads()
+
+
+def _ncs(x):
+    """``x`` (ndim >= 1, class dim 1, or 0 when 1-D) as an ``(N, C, S)`` view the kernels can read.
+
+    Row layout (S == 1) needs class stride 1; spatial layout (S > 1) needs the merged spatial
+    axes to have stride 1. Anything else (transposed, reversed, strided views) is copied once.
+    """
+    if x.ndim == 1:
+        v = x.reshape(1, x.shape[0], 1)
+    else:
+        v = x.reshape(x.shape[0], x.shape[1], _spatial_size(x))
+    item = v.itemsize
+    S = v.shape[2]
+    ok = (v.strides[1] == item or v.shape[1] <= 1) if S == 1 else (v.strides[2] == item)
+    if not ok or any(s < 0 for s in v.strides):
+        v = np.ascontiguousarray(v)
+    return v
+
+
+def _spatial_size(x):
+    size = 1
+    for d in x.shape[2:]:
+        size *= d
+    return size
+
+
+def _class_shapes(loss_name, input, target_shape):
+    """torch's shape rules of an index target; returns the 'none' loss shape."""
+    if input.ndim == 0:
+        raise ValueError(f"{loss_name}: input must have 1 or more dimensions (got 0)")
+    tshape = tuple(target_shape)
+    if input.ndim == 1:
+        if tshape != ():
+            raise ValueError(f"{loss_name}: an unbatched input of shape {tuple(input.shape)} needs a 0-d target, "
+                             f"got target.shape={tshape}")
+        return ()
+    if len(tshape) == 0 or tshape[0] != input.shape[0]:
+        got = tshape[0] if tshape else "none (0-d target)"
+        raise ValueError(f"{loss_name}: expected input batch_size ({input.shape[0]}) to match target batch_size ({got})")
+    want = (input.shape[0],) + tuple(input.shape[2:])
+    if tshape != want:
+        raise ValueError(f"{loss_name}: target.shape={tshape} does not match input.shape={tuple(input.shape)} "
+                         f"(expected target.shape={want})")
+    return want
+
+
+def _class_weight(weight, C, work, loss_name):
+    """The per-class weight as a contiguous length-C array (ones when absent)."""
+    if weight is None:
+        return np.ones(C, dtype=work), False
+    if weight.ndim != 1 or weight.shape[0] != C:
+        raise ValueError(f"{loss_name}: weight should be defined either for all {C} classes or no classes, "
+                         f"got weight.shape={tuple(weight.shape)}")
+    return np.ascontiguousarray(weight), True
+
+
+def _index_target(target, input, ignore_index, loss_name):
+    """The class-index target as C-contiguous int64 ``(N, S)``, shape- and range-checked."""
+    loss_shape = _class_shapes(loss_name, input, target.shape)
+    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    # Fast path: two reductions prove the common case (every entry a class, none ignored)
+    # without building masks; otherwise the full check finds and names the bad entry.
+    some_ignored = True
+    if target.size:
+        low, high = int(target.min()), int(target.max())
+        some_ignored = low <= ignore_index <= high
+        if low < 0 or high >= C:
+            check_index_range(target, "target", 0, C, ignore=ignore_index)
+    N = 1 if input.ndim == 1 else input.shape[0]
+    t = np.ascontiguousarray(target.reshape(N, _spatial_size(input)))
+    return t, loss_shape, some_ignored
+
+
+def _denominator(t, w, weighted, ignore_index, some_ignored):
+    """'mean' divides by the summed weight of the non-ignored targets (their count if unweighted)."""
+    flat = t.reshape(-1)
+    if not some_ignored:
+        return float(np.sum(w[flat], dtype=np.float64)) if weighted else float(flat.size)
+    keep = flat != ignore_index
+    if weighted:
+        return float(np.sum(w[flat[keep]], dtype=np.float64))
+    return float(np.count_nonzero(keep))
+
+
+def _grad_setup(grad, reduction, loss_shape, denom, work, loss_name):
+    """(g_scale, per-element grad_output as a 2-D (N, S) array or None) for a kernel call."""
+    if reduction == "none":
+        g_scale, go = per_element_grad_output(grad, loss_shape, work, loss_name)
+        return g_scale, go
+    scale = 1.0 if reduction == "sum" else (1.0 / denom if denom else float("nan"))
+    return reduced_grad_scale(grad, scale, loss_name), None
+
+
+def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
+    if reduction == "none":
+        return finish_loss(out.reshape(loss_shape), out_dtype)
+    total = float(np.sum(partial))
+    if reduction == "mean":
+        total = total / denom if denom else float("nan")
+    return finish_loss(total, out_dtype)
+
+
+def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_index, reduction, grad, eps=0.0):
+    """The shared body of nll_loss and class-index cross_entropy."""
+    # The input alone sets the dtype (torch refuses a weight of another dtype here; fastloss
+    # casts it rather than promote the result).
+    arrays, originals, out_dtype, work = float_operands({"input": input})
+    x = arrays["input"]
+    if weight is not None:
+        weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
+        _backend.check_same_backend({"input": x, "weight": weight})
+    arrays["weight"] = weight
+    t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
+    C = x.shape[0] if x.ndim == 1 else x.shape[1]
+    w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
+    v = _ncs(x)
+    N, _, S = v.shape
+    denom = _denominator(t, w, weighted, ignore_index, some_ignored) if reduction == "mean" else 1.0
+    want = grad is not None and grad.wants("input")
+    go = None
+    g_scale = 1.0
+    if grad is not None:
+        g_scale, go = _grad_setup(grad, reduction, loss_shape, denom, work, loss_name)
+        if go is not None:
+            go = np.ascontiguousarray(go.reshape(N, S))
+    out = np.empty((N, S), dtype=work) if reduction == "none" else None
+    g = np.empty((N, C, S), dtype=work) if want else None
+    kernels = _backend.kernels("classification", x)
+    # nll's forward reads one entry per sample; its gradient writes them all
+    threads = _threads(N * S if kernel_name == "nll" and not want else N * C * S)
+    if C == 0:
+        # no classes: every target was ignored (or the range check failed); nothing to read
+        partial = np.zeros(1)
+        if out is not None:
+            out[:] = 0
+    elif kernel_name == "nll":
+        partial = np.zeros(max(N, 1))
+        kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
+    elif S == 1:
+        partial = np.zeros(max(N, 1))
+        kernels.ce_index_rows(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
+    else:
+        partial = np.zeros(max(N * ((S + 255) // 256), 1))
+        kernels.ce_index_spatial(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
+    loss = _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype)
+    if grad is None:
+        return loss
+    grads = {}
+    if want:
+        grads["input"] = finish_grad(g.reshape(x.shape), originals["input"])
+    return loss, grads
+
+
+@loss_function(differentiable=("input",))
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", *,
+             _grad=None):
+    r"""Negative log-likelihood: :math:`\ell_n = -w_{y_n} x_{n, y_n}` (0 where ``y_n == ignore_index``).
+
+    Mirrors ``torch.nn.functional.nll_loss``: input ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``,
+    target ``()``, ``(N)`` or ``(N, d1, ..., dK)`` of any integer dtype. ``'mean'`` is
+    :math:`\sum_n \ell_n / \sum_n w_{y_n}` over the non-ignored targets, so all targets ignored
+    gives nan (0/0), as torch. ``ignore_index`` may lie outside ``[0, C)``; any other target
+    outside ``[0, C)`` raises IndexError.
+
+    Gradient (input only): :math:`\partial\ell_n/\partial x_{n,c} = -w_{y_n}[c = y_n]`, times the
+    reduction scale and grad_output.
+    """
+    reduction = resolve_reduction(reduction, size_average, reduce)
+    ignore_index = as_int(ignore_index, "ignore_index")
+    target = index_array(target, "target")
+    return _class_index_loss("nll_loss", "nll", input, target, weight, ignore_index, reduction, _grad)
+
+
+@loss_function(differentiable=("input", "target"))
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0, *, _grad=None):
+    r"""Cross entropy of logits: ``nll_loss(log_softmax(input, 1), target)``, fused.
+
+    Mirrors ``torch.nn.functional.cross_entropy``. Class dimension 1 (0 for an unbatched ``(C)``
+    input); K-dim inputs ``(N, C, d1, ..., dK)`` are read in place (no transposed copy).
+
+    * Class-index target (any integer dtype), smoothing :math:`\epsilon`, :math:`W = \sum_c w_c`:
+      :math:`\ell = (1-\epsilon) w_y (\mathrm{lse}(x) - x_y) + \frac{\epsilon}{C}\sum_c w_c (\mathrm{lse}(x) - x_c)`,
+      0 where ``y == ignore_index``. ``'mean'`` divides both terms by :math:`\sum w_{y}` over the
+      non-ignored targets (their count without weight): torch's rule; all ignored gives nan.
+      Gradient: :math:`(1-\epsilon) w_y (p - e_y) + \frac{\epsilon}{C}(W p - w)`, :math:`p = \mathrm{softmax}(x)`.
+    * Probability target (floating, the input's shape): with :math:`y' = (1-\epsilon) y + \epsilon/C`,
+      :math:`\ell = -\sum_c w_c y'_c \log\mathrm{softmax}(x)_c`; ``'mean'`` divides by the number of
+      samples ``N * d1 * ... * dK`` (not by weights). ``ignore_index`` must stay at its default.
+      Gradients: input :math:`(\sum_c w_c y'_c) p - w y'`; target :math:`(1-\epsilon) w (\mathrm{lse} - x)`
+      (torch differentiates the target too).
+
+    ``label_smoothing`` above 1 is refused; torch accepts negative values and so does fastloss.
+    """
+    reduction = resolve_reduction(reduction, size_average, reduce)
+    ignore_index = as_int(ignore_index, "ignore_index")
+    eps = as_float(label_smoothing, "label_smoothing")
+    if eps > 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {eps!r}")
+    target_arr = as_array(target, "target")
+    input_shape = np.shape(input)
+    if tuple(target_arr.shape) == tuple(input_shape):
+        # torch: a target of the input's shape holds class probabilities
+        if target_arr.dtype.kind != "f":
+            raise TypeError(f"cross_entropy: a target of the input's shape holds class probabilities and must be "
+                            f"floating point, got dtype {target_arr.dtype}")
+    else:
+        if target_arr.dtype.kind not in "iu":
+            raise TypeError(f"cross_entropy: class-index target must be an integer array, got dtype "
+                            f"{target_arr.dtype} (class probabilities need target.shape == input.shape "
+                            f"{tuple(input_shape)}, got {tuple(target_arr.shape)})")
+        return _class_index_loss("cross_entropy", "ce", input, index_array(target_arr, "target"), weight,
+                                 ignore_index, reduction, _grad, eps)
+    return _class_probability_loss(input, target_arr, weight, ignore_index, reduction, eps, _grad)
+
+
+def _class_probability_loss(input, target, weight, ignore_index, reduction, eps, grad):
+    arrays, originals, out_dtype, work = float_operands({"input": input, "target": target, "weight": weight})
+    x, y = arrays["input"], arrays["target"]
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: input must have 1 or more dimensions (got 0)")
+    if ignore_index != -100:
+        raise ValueError(f"cross_entropy: ignore_index={ignore_index} is not supported for probability targets")
+    C = x.shape[0] if x.ndim == 1 else x.shape[1]
+    w, _ = _class_weight(arrays["weight"], C, work, "cross_entropy")
+    v = _ncs(x)
+    yv = _ncs(y)
+    N, _, S = v.shape
+    loss_shape = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
+    # torch divides by input.numel() / C: nan when there are no classes
+    denom = float(N * S) if C else 0.0
+    want_x = grad is not None and grad.wants("input")
+    want_y = grad is not None and grad.wants("target")
+    go, g_scale = None, 1.0
+    if grad is not None:
+        g_scale, go = _grad_setup(grad, reduction, loss_shape, denom, work, "cross_entropy")
+        if go is not None:
+            go = np.ascontiguousarray(go.reshape(N, S))
+    out = np.empty((N, S), dtype=work) if reduction == "none" else None
+    gx = np.empty((N, C, S), dtype=work) if want_x else None
+    gy = np.empty((N, C, S), dtype=work) if want_y else None
+    kernels = _backend.kernels("classification", x)
+    threads = _threads(N * C * S)
+    if C == 0:
+        partial = np.zeros(1)
+        if out is not None:
+            out[:] = 0
+    elif S == 1:
+        partial = np.zeros(max(N, 1))
+        kernels.ce_prob_rows(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
+    else:
+        partial = np.zeros(max(N * ((S + 255) // 256), 1))
+        kernels.ce_prob_spatial(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
+    loss = _finish("cross_entropy", reduction, out, partial, denom, loss_shape, out_dtype)
+    if grad is None:
+        return loss
+    grads = {}
+    if want_x:
+        grads["input"] = finish_grad(gx.reshape(x.shape), originals["input"])
+    if want_y:
+        grads["target"] = finish_grad(gy.reshape(x.shape), originals["target"])
+    return loss, grads
+
+
+@loss_function(differentiable=("input", "target"))
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean", *,
+                                _grad=None):
+    r"""Multi-label one-versus-all logistic loss.
+
+    Mirrors ``torch.nn.functional.multilabel_soft_margin_loss``:
+    :math:`\ell_n = \frac{1}{C}\sum_c w_c\,[-y_{n,c}\log\sigma(x_{n,c}) - (1-y_{n,c})\log\sigma(-x_{n,c})]`,
+    with C the size of the input's last dimension, summed over that axis (torch's
+    ``class_dim = input.dim() - 1``), then reduced over the remaining elements. Target and weight
+    broadcast against the input as in torch (integer targets are accepted); a 1-D input is one
+    sample, and its 'none' loss is 0-d.
+
+    Gradients: input :math:`w(\sigma(x) - y)/C`, target :math:`-w x / C`.
+    """
+    reduction = resolve_reduction(reduction, size_average, reduce)
+    arrays, originals, out_dtype, work = float_operands({"input": input, "target": target, "weight": weight},
+                                                        allow_integer=("target",))
+    x, y, w = arrays["input"], arrays["target"], arrays["weight"]
+    if x.ndim == 0:
+        raise ValueError("multilabel_soft_margin_loss: input must have 1 or more dimensions (got 0)")
+    names = ["input", "target"] + (["weight"] if w is not None else [])
+    shape = broadcast_shape([a.shape for a in (x, y, w) if a is not None], names)
+    # torch sums over class_dim = input.dim() - 1 of the broadcast loss (counted from the front)
+    # and divides by input.size(-1); both differ from the last axis only when the target or the
+    # weight broadcasts the input to more dimensions.
+    axis = x.ndim - 1
+    C = x.shape[-1]
+    if w is None:
+        w = np.ones((), dtype=work)
+    views = [np.moveaxis(np.broadcast_to(a, shape), axis, -1) for a in (x, y, w)]
+    inner = views[0].shape
+    loss_shape = inner[:-1]
+    rows = int(np.prod(loss_shape, dtype=np.int64))
+    cols = inner[-1]
+    views = [v.reshape(rows, cols) for v in views]
+    want_x = _grad is not None and _grad.wants("input")
+    want_y = _grad is not None and _grad.wants("target") and originals["target"].dtype.kind == "f"
+    go, g_scale = None, 1.0
+    if _grad is not None:
+        if reduction == "none":
+            g_scale, go = per_element_grad_output(_grad, loss_shape, work, "multilabel_soft_margin_loss")
+            if go is not None:
+                go = np.ascontiguousarray(go.reshape(rows))
+        else:
+            scale = 1.0 if reduction == "sum" else (1.0 / rows if rows else float("nan"))
+            g_scale = reduced_grad_scale(_grad, scale, "multilabel_soft_margin_loss")
+    out = np.empty(rows, dtype=work) if reduction == "none" else None
+    gx = np.empty((rows, cols), dtype=work) if want_x else None
+    gy = np.empty((rows, cols), dtype=work) if want_y else None
+    partial = np.zeros(max(rows, 1))
+    kernels = _backend.kernels("classification", x)
+    if cols == 0:
+        # torch divides an empty class sum by C = 0: nan per row
+        if out is not None:
+            out[:] = np.nan
+        else:
+            partial[:rows] = np.nan
+        for g in (gx, gy):
+            if g is not None:
+                g[:] = 0
+    else:
+        kernels.multilabel_soft_margin(*views, 1.0 / C if C else float("nan"), out, gx, gy, go, g_scale, partial,
+                                       _threads(rows * cols))
+    if reduction == "none":
+        loss = finish_loss(out.reshape(loss_shape), out_dtype)
+    else:
+        total = float(np.sum(partial[:rows]))
+        if reduction == "mean":
+            total = total / rows if rows else float("nan")
+        loss = finish_loss(total, out_dtype)
+    if _grad is None:
+        return loss
+    grads = {}
+    for name, g in (("input", gx), ("target", gy)):
+        if g is not None:
+            full = np.moveaxis(g.reshape(inner), -1, axis)
+            grads[name] = finish_grad(full, originals[name])
+    return loss, grads

@@ -1,0 +1,303 @@
+"""Accuracy and IEEE special cases of the vectorisable exp/log/log1p (src/fastloss/_cpu/vecmath.h),
+run through kernel_utils' f_exp/f_log/f_log1p exactly as the loss kernels call them.
+
+Errors are measured in units in the last place (ulp) of the result's dtype:
+- float64 against an extended-precision (np.longdouble, 64-bit mantissa on x86) reference;
+- float32 against the float64 value of that reference (exact to far below a float32 ulp).
+Every test draws millions of values (fixed seeds) over the whole domain plus the hard regions
+(subnormals, overflow/underflow thresholds, near 1 for log, near 0 and -1 for log1p).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+vm = pytest.importorskip("fastloss._cpu.vecmath_check")
+
+if np.finfo(np.longdouble).nmant < 63:
+    pytest.skip("needs an extended-precision np.longdouble for the float64 reference",
+                allow_module_level=True)
+
+LD = np.longdouble
+N = 1_000_000
+
+# fdlibm's methods are documented below 1 ulp; the float versions (float arithmetic) measured
+# <= 0.94 ulp over every float32 (torch's float32 exp/log, SLEEF's u10 variants, promise 1.0).
+MAX_ULP64 = 1.0
+MAX_ULP32 = 1.0
+
+REF = {"exp": np.exp, "log": np.log, "log1p": np.log1p}
+FUN = {"exp": vm.vexp, "log": vm.vlog, "log1p": vm.vlog1p}
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+def ulp_error(name, x):
+    """Max ulp error of FUN[name] over x (finite reference results only) and the result."""
+    x = np.ascontiguousarray(x)
+    y = FUN[name](x)
+    with np.errstate(all="ignore"):
+        ref = REF[name](x.astype(LD))
+    dt = x.dtype.type
+    with np.errstate(over="ignore"):
+        ref_dt = ref.astype(dt)
+    finite = np.isfinite(ref_dt)
+    # results that round to inf / 0 / NaN in the dtype must be exactly that
+    np.testing.assert_array_equal(y[~finite], ref_dt[~finite])
+    spacing = np.spacing(np.abs(ref_dt[finite])).astype(LD)
+    err = np.abs((y[finite].astype(LD) - ref[finite]) / spacing)
+    return float(err.max()) if err.size else 0.0, y
+
+
+def bit_patterns64(r, n, lo, hi):
+    """Doubles whose bit patterns are uniform in [lo, hi): every binade equally often."""
+    return r.integers(lo, hi, n, dtype=np.uint64).view(np.float64)
+
+
+def bit_patterns32(r, n, lo, hi):
+    return r.integers(lo, hi, n, dtype=np.uint32).view(np.float32)
+
+
+POS64 = (0x0000000000000001, 0x7FF0000000000000)  # every positive finite double, subnormals incl.
+POS32 = (0x00000001, 0x7F800000)
+
+
+# ----------------------------------------------------------------------------------- float64
+
+@pytest.mark.parametrize("region", ["whole", "small", "tiny", "overflow", "underflow", "subnormal_out"])
+def test_exp_float64_ulp(region):
+    r = rng(1)
+    x = {
+        "whole": lambda: r.uniform(-745.2, 709.79, 2 * N),
+        "small": lambda: r.uniform(-1.0, 1.0, N),
+        "tiny": lambda: np.concatenate([bit_patterns64(r, N // 2, 1, 0x3E50000000000000),
+                                        -bit_patterns64(r, N // 2, 1, 0x3E50000000000000)]),
+        "overflow": lambda: r.uniform(709.0, 709.7827128933841, N),
+        "underflow": lambda: r.uniform(-745.2, -744.0, N),
+        "subnormal_out": lambda: r.uniform(-745.1, -708.3, N),
+    }[region]()
+    err, _ = ulp_error("exp", x)
+    assert err <= MAX_ULP64, (region, err)
+
+
+@pytest.mark.parametrize("region", ["whole", "near_one", "subnormal", "huge"])
+def test_log_float64_ulp(region):
+    r = rng(2)
+    x = {
+        "whole": lambda: bit_patterns64(r, 2 * N, *POS64),
+        "near_one": lambda: np.concatenate([1.0 + r.uniform(-1e-3, 1e-3, N // 2),
+                                            r.uniform(0.7, 1.42, N // 2)]),
+        "subnormal": lambda: bit_patterns64(r, N, 1, 0x0010000000000000),
+        "huge": lambda: bit_patterns64(r, N, 0x7FE0000000000000, 0x7FF0000000000000),
+    }[region]()
+    err, _ = ulp_error("log", x)
+    assert err <= MAX_ULP64, (region, err)
+
+
+@pytest.mark.parametrize("region", ["unit", "near_zero", "near_minus_one", "positive", "negative"])
+def test_log1p_float64_ulp(region):
+    r = rng(3)
+    x = {
+        "unit": lambda: r.uniform(-1.0, 1.0, 2 * N),
+        "near_zero": lambda: np.concatenate([bit_patterns64(r, N // 2, 1, 0x3FD0000000000000),
+                                             -bit_patterns64(r, N // 2, 1, 0x3FD0000000000000)]),
+        # -1 + 2^-k: the hardest arguments, where 1 + x cancels
+        "near_minus_one": lambda: -1.0 + bit_patterns64(r, N, 0x3CA0000000000000, 0x3FE0000000000000),
+        "positive": lambda: bit_patterns64(r, N, *POS64),
+        "negative": lambda: -bit_patterns64(r, N, 1, 0x3FF0000000000000),  # (-1, 0)
+    }[region]()
+    err, _ = ulp_error("log1p", x)
+    assert err <= MAX_ULP64, (region, err)
+
+
+def test_log1p_tiny_is_identity_float64():
+    r = rng(4)
+    x = np.concatenate([bit_patterns64(r, N // 2, 1, 0x3C90000000000000),  # |x| < 2^-54
+                        -bit_patterns64(r, N // 2, 1, 0x3C90000000000000)])
+    np.testing.assert_array_equal(vm.vlog1p(x), x)
+
+
+# ----------------------------------------------------------------------------------- float32
+
+@pytest.mark.parametrize("region", ["whole", "small", "tiny", "overflow", "subnormal_out"])
+def test_exp_float32_ulp(region):
+    r = rng(11)
+    x = {
+        "whole": lambda: r.uniform(-104.0, 88.72, 2 * N),
+        "small": lambda: r.uniform(-1.0, 1.0, N),
+        "tiny": lambda: np.concatenate([bit_patterns32(r, N // 2, 1, 0x33000000),
+                                        -bit_patterns32(r, N // 2, 1, 0x33000000)]),
+        "overflow": lambda: r.uniform(88.0, 88.7228, N),
+        "subnormal_out": lambda: r.uniform(-104.0, -87.3, N),
+    }[region]().astype(np.float32)
+    err, _ = ulp_error("exp", x)
+    assert err <= MAX_ULP32, (region, err)
+
+
+def test_exp_float32_exhaustive_near_thresholds():
+    # every float32 from 88.0 up past the overflow threshold and from -87.3 down to underflow
+    lo = np.float32(88.0).view(np.uint32)
+    hi = np.float32(89.0).view(np.uint32)
+    over = np.arange(lo, hi, dtype=np.uint32).view(np.float32)
+    lo = np.float32(87.0).view(np.uint32)
+    hi = np.float32(104.0).view(np.uint32)
+    under = -np.arange(lo, hi, dtype=np.uint32).view(np.float32)
+    err, _ = ulp_error("exp", np.concatenate([over, under]))
+    assert err <= MAX_ULP32, err
+
+
+@pytest.mark.parametrize("region", ["whole", "near_one", "subnormal"])
+def test_log_float32_ulp(region):
+    r = rng(12)
+    x = {
+        "whole": lambda: bit_patterns32(r, 2 * N, *POS32),
+        "near_one": lambda: np.concatenate([np.arange(np.float32(0.99).view(np.uint32),
+                                                      np.float32(1.01).view(np.uint32),
+                                                      dtype=np.uint32).view(np.float32),
+                                            r.uniform(0.7, 1.42, N).astype(np.float32)]),
+        "subnormal": lambda: bit_patterns32(r, N, 1, 0x00800000),
+    }[region]()
+    err, _ = ulp_error("log", x)
+    assert err <= MAX_ULP32, (region, err)
+
+
+@pytest.mark.parametrize("region", ["unit", "near_zero", "near_minus_one", "positive", "negative"])
+def test_log1p_float32_ulp(region):
+    r = rng(13)
+    x = {
+        "unit": lambda: r.uniform(-1.0, 1.0, 2 * N).astype(np.float32),
+        "near_zero": lambda: np.concatenate([bit_patterns32(r, N // 2, 1, 0x3E800000),
+                                             -bit_patterns32(r, N // 2, 1, 0x3E800000)]),
+        # every float32 in (-1, -0.5]
+        "near_minus_one": lambda: -np.arange(np.float32(0.5).view(np.uint32),
+                                             np.float32(1.0).view(np.uint32),
+                                             dtype=np.uint32).view(np.float32),
+        "positive": lambda: bit_patterns32(r, N, *POS32),
+        "negative": lambda: -bit_patterns32(r, N, 1, 0x3F800000),
+    }[region]()
+    err, _ = ulp_error("log1p", x)
+    assert err <= MAX_ULP32, (region, err)
+
+
+def test_log1p_tiny_is_identity_float32():
+    r = rng(14)
+    x = np.concatenate([bit_patterns32(r, N // 2, 1, 0x33000000),  # |x| < 2^-25
+                        -bit_patterns32(r, N // 2, 1, 0x33000000)])
+    np.testing.assert_array_equal(vm.vlog1p(x), x)
+
+
+# --------------------------------------------------------------------------- special values
+
+INF, NAN = np.inf, np.nan
+
+def special_cases(name, dtype):
+    """(x, libm's result) pairs, every x representable in dtype."""
+    fi = np.finfo(dtype)
+    below_minus_one = np.nextafter(dtype(-1.0), dtype(-2.0))
+    return {
+        "exp": [(NAN, NAN), (INF, INF), (-INF, 0.0), (0.0, 1.0), (-0.0, 1.0), (1000.0, INF),
+                (-1000.0, 0.0), (fi.max, INF), (-fi.max, 0.0), (fi.smallest_subnormal, 1.0)],
+        "log": [(NAN, NAN), (INF, INF), (-INF, NAN), (0.0, -INF), (-0.0, -INF), (1.0, 0.0),
+                (-1.0, NAN), (-1e-30, NAN), (-fi.smallest_subnormal, NAN), (fi.max, np.log(fi.max))],
+        "log1p": [(NAN, NAN), (INF, INF), (-INF, NAN), (0.0, 0.0), (-0.0, -0.0), (-1.0, -INF),
+                  (-1.5, NAN), (-fi.max, NAN), (below_minus_one, NAN),
+                  (fi.smallest_subnormal, fi.smallest_subnormal),
+                  (-fi.smallest_subnormal, -fi.smallest_subnormal)],
+    }[name]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p"])
+def test_special_values(name, dtype):
+    cases = special_cases(name, dtype)
+    x = np.array([a for a, _ in cases], dtype)
+    expected = np.array([b for _, b in cases], dtype)
+    y = FUN[name](x)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, expected)  # NaN == NaN here, values and infinities exact
+    # signs of zeros exactly (assert_array_equal does not see them)
+    np.testing.assert_array_equal(np.signbit(y[expected == 0]), np.signbit(expected[expected == 0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_thresholds(dtype):
+    """Overflow to inf exactly past the largest finite result; underflow through the subnormals
+    to the smallest one and then to 0, as libm (checked against the extended reference)."""
+    fi = np.finfo(dtype)
+    big = np.log(LD(fi.max))  # exp(big) = max
+    last = dtype(big)  # the largest x of dtype with a finite exp
+    if LD(last) > big:
+        last = np.nextafter(last, dtype(-np.inf))
+    tiny = np.log(LD(fi.smallest_subnormal))
+    x = np.array([last, np.nextafter(last, dtype(np.inf)), big + 1, tiny, tiny - LD(0.3),
+                  tiny - LD(0.8), np.log(LD(fi.smallest_normal))]).astype(dtype)
+    y = vm.vexp(x)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x.astype(LD)).astype(dtype)
+    np.testing.assert_array_equal(y, ref)
+    assert np.isinf(y[1]) and np.isinf(y[2]) and np.isfinite(y[0])
+    assert y[3] == fi.smallest_subnormal and y[5] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p"])
+def test_nan_payload_and_sign_propagate(name, dtype):
+    """A NaN input gives a NaN (whatever lane it sits in, among ordinary values)."""
+    x = np.linspace(0.1, 3.0, 37).astype(dtype)
+    x[::5] = np.nan
+    x[3] = -np.nan
+    y = FUN[name](x)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p"])
+def test_vector_body_and_scalar_tail_agree(name, dtype):
+    """The vectorised loop body and its scalar remainder must give identical bits, so a value
+    does not depend on its position in an array (or on the array's length)."""
+    r = rng(20)
+    x = r.uniform(0.0, 5.0, 64).astype(dtype)
+    if name != "exp":
+        x = np.abs(x)
+    full = FUN[name](x)
+    for n in range(1, 20):
+        for start in (0, 1, 3):
+            part = FUN[name](x[start:start + n])
+            np.testing.assert_array_equal(part.view(np.uint8), full[start:start + n].view(np.uint8))
+
+
+# ------------------------------------------------------------------------------ vectorisation
+
+HEADER_DIR = os.path.join(os.path.dirname(__file__), os.pardir, "src", "fastloss", "_cpu")
+LOOPS = """
+#include "vecmath.h"
+#include <stddef.h>
+#define LOOP(name, T, fn) \\
+    void name(const T *x, T *y, ptrdiff_t n) { for (ptrdiff_t i = 0; i < n; i++) y[i] = fn(x[i]); }
+LOOP(v_exp, double, fl_exp)
+LOOP(v_log, double, fl_log)
+LOOP(v_log1p, double, fl_log1p)
+LOOP(v_expf, float, fl_expf)
+LOOP(v_logf, float, fl_logf)
+LOOP(v_log1pf, float, fl_log1pf)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or shutil.which("gcc") is None, reason="needs gcc")
+@pytest.mark.parametrize("arch", [[], ["-mavx2"]], ids=["baseline", "avx2"])
+def test_loops_vectorize_with_the_build_flags(tmp_path, arch):
+    """Every function, in a plain loop (as the kernels use them, no restrict), is vectorised by
+    gcc with the package's flags (-O3 -fno-math-errno, default -ftrapping-math, no fast-math)."""
+    src = tmp_path / "loops.c"
+    src.write_text(LOOPS)
+    out = subprocess.run(["gcc", "-O3", "-fno-math-errno", *arch, "-fopt-info-vec-optimized",
+                          "-I", HEADER_DIR, "-c", str(src), "-o", str(tmp_path / "loops.o")],
+                         capture_output=True, text=True, check=True)
+    lines = {int(l.split(":")[1]) for l in out.stderr.splitlines() if "loop vectorized" in l}
+    loop_lines = [i + 1 for i, l in enumerate(LOOPS.splitlines()) if l.startswith("LOOP(v_")]
+    assert set(loop_lines) <= lines, out.stderr
