@@ -38,13 +38,9 @@ def _targets(targets, batched):
     return index_array(arr, "targets")
 
 
-def _check_labels(flat, sample_of, position_of, num_classes):
-    """Every used label in [0, C); IndexError naming the sample and position of the first bad one."""
-    bad = (flat < 0) | (flat >= num_classes)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise IndexError(f"targets: label {int(flat[i])} of sample {int(sample_of[i])} at position "
-                         f"{int(position_of[i])} is out of range for {num_classes} classes (valid range [0, {num_classes}))")
+def _label_error(label, sample, position, num_classes):
+    return IndexError(f"targets: label {int(label)} of sample {int(sample)} at position {int(position)} is out "
+                      f"of range for {num_classes} classes (valid range [0, {num_classes}))")
 
 
 def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
@@ -83,19 +79,22 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
         tg = np.ascontiguousarray(tg)
         flat = tg.reshape(-1)
         offsets = np.arange(N, dtype=np.int64) * S
-        used = np.arange(S)[None, :] < tl[:, None]
-        if used.size:
-            rows, cols = np.nonzero(used)
-            _check_labels(tg[rows, cols], rows, cols, C)
+        # only the first target_lengths[n] entries of each row are labels (the rest is padding)
+        bad = ((tg < 0) | (tg >= C)) & (np.arange(S)[None, :] < tl[:, None])
+        if bad.any():
+            n, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            raise _label_error(tg[n, j], n, j, C)
     else:
         total = int(tl.sum())
         if tg.shape[0] != total:
             raise ValueError(f"concatenated targets must have size sum(target_lengths)={total}, got {tg.shape[0]}")
         flat = np.ascontiguousarray(tg)
         offsets = np.cumsum(tl) - tl
-        if total:
-            sample_of = np.repeat(np.arange(N), tl)
-            _check_labels(flat, sample_of, np.arange(total) - offsets[sample_of], C)
+        bad = (flat < 0) | (flat >= C)
+        if bad.any():
+            i = int(np.argmax(bad))
+            n = int(np.searchsorted(np.cumsum(tl), i, side="right"))
+            raise _label_error(flat[i], n, i - offsets[n], C)
     if lp.strides[2] != lp.itemsize:
         lp = np.ascontiguousarray(lp)
     return lp, flat, offsets.astype(np.int64, copy=False), tl, il, blank, batched, originals["log_probs"], out_dtype
