@@ -1,0 +1,34 @@
+"""CTC loss: the issue's sizes (T, N, C, S), float32, forward and value_and_grad vs torch.
+
+Inputs as in torch's docs example: log_softmax of standard normal logits, padded targets drawn
+from the non-blank classes, full input lengths, target lengths between S/2 and S.
+"""
+import numpy as np
+import pytest
+
+from benchmarks.harness import CONTENDERS, run_contender
+
+SIZES = {
+    "docs-50x16x20x30": (50, 16, 20, 30),
+    "150x32x28x40": (150, 32, 28, 40),
+    "500x32x29x120": (500, 32, 29, 120),
+    "1000x16x1000x200": (1000, 16, 1000, 200),
+}
+
+
+def ctc_inputs(T, N, C, S, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, C), dtype=np.float32)
+    lp = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
+    targets = rng.integers(1, C, (N, S), dtype=np.int64)
+    input_lengths = np.full(N, T, dtype=np.int64)
+    target_lengths = rng.integers(max(1, S // 2), S + 1, N, dtype=np.int64)
+    return (lp.astype(np.float32), targets, input_lengths, target_lengths)
+
+
+@pytest.mark.parametrize("contender", CONTENDERS)
+@pytest.mark.parametrize("size", list(SIZES))
+def test_ctc_loss(benchmark, size, contender):
+    benchmark.group = f"ctc_loss-{size}"
+    args = ctc_inputs(*SIZES[size])
+    run_contender(benchmark, contender, "ctc_loss", args, {}, wrt=("log_probs",))

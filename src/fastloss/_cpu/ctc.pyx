@@ -1,0 +1,794 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""CTC loss: forward (negative log-likelihood) and the fused forward + gradient, per sample.
+
+Lattice: the 2L+1 states of the blank-extended target are kept split into even states
+(blanks, ``ev[j]`` = state 2j, j = 0..L) and odd states (labels, ``od[j]`` = state 2j+1,
+j = 0..L-1), so the recurrence over one time step is two contiguous, vectorisable loops:
+
+    alpha_t(ev j) = (alpha(ev j) + alpha(od j-1)) * y_t(blank)
+    alpha_t(od j) = (alpha(od j) + alpha(ev j) + skip_j * alpha(od j-1)) * y_t(label j)
+
+with ``skip_j`` = 1 when label j differs from label j-1. ``od`` buffers carry one leading zero
+(``od[-1]``) so no loop needs a special first element.
+
+Representation: probabilities in double, rescaled at every time step (each row is divided by
+its sum, folded into the next step's emissions, and the log of the factors is accumulated;
+emissions of a time step are shifted by their maximum log-probability before exp). This makes
+the recurrence plain multiply-adds (the log-space recurrence needs three transcendental
+functions per state and step). Emissions are gathered BLOCK_T steps at a time, one exp per
+distinct class of the target, then expanded per label. Only the reachable band of states is
+computed: states a path cannot have reached yet, and states from which the end can no longer be
+reached, are skipped.
+
+Underflow guard (a finite loss is never turned into inf or nan, nor into a wrong finite value
+by states lost to underflow):
+* a row whose sum collapses (below 1e-250 in one step, e.g. emissions of -1e4 on every
+  surviving path), or a sample ending with no probability: recomputed in log space;
+* fused gradient: ``sum_s alpha_t(s) beta_t(s)`` must equal the likelihood (checked every
+  CHECK_EVERY steps and at t = 0; mass lost in alpha shows at every later step, mass lost in
+  beta at every earlier one), else the sample is recomputed in log space;
+* forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
+  an O(S) beta sweep checks ``sum_s alpha_0(s) beta_0(s)`` against the likelihood first.
+The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
+
+Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
+    grad[t, n, k] = scale_n * (exp(log_probs[t, n, k]) - sum_{s: label(s) = k} gamma_t(s)),
+    gamma_t(s) = alpha_t(s) beta_t(s) / sum_s' alpha_t(s') beta_t(s')
+for t < input_length, 0 after. beta is swept backwards with two rows and the gradient row is
+written as soon as beta_t is known, so the fused call stores one alpha table per sample in
+flight (one per thread); forward-only calls keep O(S) rows and an O(BLOCK_T * S) emission block.
+Samples are taken longest first (dynamic schedule); with fewer samples than threads, the
+gradient's exp(log_probs) rows are first written by all threads, then each sample's sweeps
+overwrite only its target classes.
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.math cimport INFINITY, NAN, isinf
+
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
+
+ctypedef long long i64
+
+# A row sum below this after one step means the step lost more than ~575 nats at once:
+# probabilities may have underflowed on every surviving path; recompute in log space.
+cdef double COLLAPSE = 1e-250
+# A state probability below this (DBL_MIN: subnormal or 0) has lost precision to underflow.
+cdef double TINY = 2.2250738585072014e-308
+
+
+cdef struct Sample:
+    const i64* labels    # L labels
+    i64 L                # target length
+    i64 Tn               # input length
+    i64 n                # batch index
+    i64 C                # classes (row length)
+    const i64* slot      # slot[j]: index of label j among the distinct classes
+    const i64* slot_class  # the distinct classes, blank first
+    i64 U                # how many
+    double* yu           # scratch: one emission per distinct class
+
+
+cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
+                               double* yu) noexcept nogil:
+    cdef Sample s
+    s.labels = labels
+    s.L = L
+    s.Tn = Tn
+    s.n = n
+    s.C = 0
+    s.slot = slot
+    s.slot_class = slot_class
+    s.U = 0
+    s.yu = yu
+    return s
+
+
+# Emissions are gathered BLOCK_T time steps at a time: a sample's rows are N * C elements
+# apart, and gathering one row per lattice step would wait on each row's cache/TLB miss.
+cdef enum:
+    BLOCK_T = 16
+    CHECK_EVERY = 16   # a power of two
+
+
+cdef inline double log_add(double a, double b) noexcept nogil:
+    """log(exp(a) + exp(b)), exact for -inf operands."""
+    cdef double t
+    if a < b:
+        t = a
+        a = b
+        b = t
+    if b == -INFINITY:
+        return a
+    return a + log1p_d(exp_d(b - a))
+
+
+cdef inline double exp_d(double v) noexcept nogil:
+    return f_exp(v)
+
+
+cdef inline double log_d(double v) noexcept nogil:
+    return f_log(v)
+
+
+cdef inline double log1p_d(double v) noexcept nogil:
+    return f_log1p(v)
+
+
+cdef inline void band(i64 t, i64 Tn, i64 L, i64* e_lo, i64* e_hi, i64* o_lo, i64* o_hi) noexcept nogil:
+    """States that are reachable at t and can still reach the end: s in [s_lo, s_hi]."""
+    cdef i64 s_lo = 2 * L - 1 - 2 * (Tn - 1 - t)
+    cdef i64 s_hi = 2 * t + 1
+    if s_lo < 0:
+        s_lo = 0
+    if s_hi > 2 * L:
+        s_hi = 2 * L
+    e_lo[0] = (s_lo + 1) // 2
+    e_hi[0] = s_hi // 2
+    o_lo[0] = s_lo // 2
+    o_hi[0] = (s_hi - 1) // 2 if s_hi >= 1 else -1
+
+
+cdef inline i64 required_length(const i64* labels, i64 L) noexcept nogil:
+    """Fewest time steps that can emit the target: one per label plus a blank between repeats."""
+    cdef i64 j, r = L
+    for j in range(1, L):
+        if labels[j] == labels[j - 1]:
+            r += 1
+    return r
+
+
+cdef struct EmCache:
+    double* u      # BLOCK_T x U: exp(log_prob - m) of the distinct classes
+    double* y      # BLOCK_T x (L + 2): per state column: [blank, label 0..L-1, 0]
+    double* m      # BLOCK_T shifts
+    i64 t0         # first time step held
+    i64 n          # how many
+
+
+cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t0,
+                     i64 n) noexcept nogil:
+    """Emissions of time steps t0..t0+n-1: one tight gather over the rows (their cache misses
+    overlap), one exp per distinct class and step, then the per-label expansion.
+
+    Each step is shifted by the maximum of its emissions (exp never overflows); a NaN makes the
+    whole step NaN (and so the sample's loss, as in torch); all -inf gives all 0."""
+    cdef i64 r, u, j, U = s.U, L = s.L
+    cdef const floating* row
+    cdef double* ur
+    cdef double* yr
+    cdef double m, v
+    cdef bint has_nan
+    for r in range(n):
+        row = lp + (t0 + r) * ts
+        ur = ec.u + r * U
+        for u in range(U):
+            ur[u] = row[s.slot_class[u] * cs]
+    for r in range(n):
+        ur = ec.u + r * U
+        m = -INFINITY
+        has_nan = False
+        for u in range(U):
+            v = ur[u]
+            has_nan = has_nan or v != v
+            if v > m:
+                m = v
+        if has_nan:
+            m = NAN
+        elif m == -INFINITY:
+            m = 0.0
+        ec.m[r] = m
+        for u in range(U):
+            ur[u] = exp_d(ur[u] - m)
+        yr = ec.y + r * (L + 2)
+        yr[0] = ur[0]
+        for j in range(L):
+            yr[1 + j] = ur[s.slot[j]]
+        yr[L + 1] = 0.0
+    ec.t0 = t0
+    ec.n = n
+
+
+cdef extern from *:
+    """
+    static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+    """
+    void fl_ctc_prefetch(const void* p) nogil
+
+
+cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, i64 t0,
+                               i64 n) noexcept nogil:
+    """Ask for the cache lines of rows t0..t0+n-1 (the next block) while this block is swept:
+    a sample's rows are N * C elements apart, too far for the hardware prefetcher."""
+    cdef i64 r
+    cdef Py_ssize_t off, nbytes = C * cs * sizeof(floating)
+    cdef const char* row
+    for r in range(n):
+        row = <const char*>(lp + (t0 + r) * ts)
+        off = 0
+        while off < nbytes:
+            fl_ctc_prefetch(row + off)
+            off += 64
+
+
+cdef inline EmCache make_cache(double* buf, i64 Lmax) noexcept nogil:
+    # returned by value: assigned inside the parallel block, the cache is thread-private
+    cdef EmCache ec
+    ec.u = buf
+    ec.y = buf + BLOCK_T * (Lmax + 2)
+    ec.m = ec.y + BLOCK_T * (Lmax + 2)
+    ec.n = 0
+    ec.t0 = 0
+    return ec
+
+
+cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t,
+                             bint forward, double** y) noexcept nogil:
+    """The emission row of step t (``y[0]`` blank, ``y[1 + j]`` label j) and its shift m."""
+    cdef i64 t0
+    if not (ec.t0 <= t < ec.t0 + ec.n):
+        if forward:
+            t0 = t
+            fill_block(lp, ts, cs, s, ec, t0, BLOCK_T if t0 + BLOCK_T <= s.Tn else s.Tn - t0)
+            if t0 + BLOCK_T < s.Tn:
+                prefetch_rows(lp, ts, cs, s.C, t0 + BLOCK_T,
+                              BLOCK_T if t0 + 2 * BLOCK_T <= s.Tn else s.Tn - t0 - BLOCK_T)
+        else:
+            t0 = t - BLOCK_T + 1 if t >= BLOCK_T - 1 else 0
+            fill_block(lp, ts, cs, s, ec, t0, t - t0 + 1)
+            if t0 > 0:
+                prefetch_rows(lp, ts, cs, s.C, t0 - BLOCK_T if t0 >= BLOCK_T else 0,
+                              BLOCK_T if t0 >= BLOCK_T else t0)
+    y[0] = ec.y + (t - ec.t0) * (s.L + 2)
+    return ec.m[t - ec.t0]
+
+
+cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
+                              const double* skip, double c, i64 L, i64 e_lo, i64 e_hi, i64 o_lo,
+                              i64 o_hi, i64* lost, double* flags) noexcept nogil:
+    """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row sum.
+
+    ``lost`` (or NULL) counts states whose probability underflowed (below TINY although their
+    predecessors and emission are not 0): the forward-only guard, which has no beta to check.
+    The loops are pure maps (vectorised); the sum is taken afterwards with four accumulators."""
+    cdef i64 j
+    cdef double yb = y[0] * c, v, pre, yj
+    no[-1] = 0.0
+    if lost == NULL:
+        for j in range(e_lo, e_hi + 1):
+            ne[j] = (pe[j] + po[j - 1]) * yb
+        for j in range(o_lo, o_hi + 1):
+            no[j] = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
+    else:
+        # flags[j] = 1 where a state went below TINY from non-zero predecessors and emission
+        # (a double 0/1 map, so the loop stays vectorised), then summed
+        for j in range(e_lo, e_hi + 1):
+            pre = pe[j] + po[j - 1]
+            v = pre * yb
+            ne[j] = v
+            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yb > 0)
+        if row_sum(flags, e_lo, e_hi) != 0:
+            lost[0] += 1
+        for j in range(o_lo, o_hi + 1):
+            pre = po[j] + pe[j] + skip[j] * po[j - 1]
+            yj = y[1 + j] * c
+            v = pre * yj
+            no[j] = v
+            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yj > 0)
+        if row_sum(flags, o_lo, o_hi) != 0:
+            lost[0] += 1
+    # the next step reads one state above the band: it must be 0, not a stale value
+    if e_hi + 1 <= L:
+        ne[e_hi + 1] = 0.0
+    if o_hi + 1 <= L:
+        no[o_hi + 1] = 0.0
+    return row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
+
+
+cdef inline double row_sum(const double* v, i64 lo, i64 hi) noexcept nogil:
+    if hi < lo:
+        return 0.0
+    return sum_block(v + lo, hi - lo + 1)
+
+
+cdef inline double row_dot(const double* a, const double* b, i64 lo, i64 hi) noexcept nogil:
+    """sum a[j] b[j] over [lo, hi] with four accumulators (vectorisable)."""
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef i64 j = lo
+    while j + 4 <= hi + 1:
+        a0 += a[j] * b[j]
+        a1 += a[j + 1] * b[j + 1]
+        a2 += a[j + 2] * b[j + 2]
+        a3 += a[j + 3] * b[j + 3]
+        j += 4
+    while j <= hi:
+        a0 += a[j] * b[j]
+        j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64 Tn) noexcept nogil:
+    cdef i64 j
+    for j in range(L + 2):
+        ne[j] = 0.0
+    for j in range(-1, L + 1):
+        no[j] = 0.0
+    ne[0] = y[0]
+    if L > 0:
+        no[0] = y[1]
+
+
+cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
+                           const double* skip, double* ra, double* rb, double* logscale,
+                           double* table, Py_ssize_t row_len, double* flags, EmCache* ec,
+                           bint* ok) noexcept nogil:
+    """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
+    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
+    cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
+    cdef double *pe
+    cdef double *po
+    cdef double *ne
+    cdef double *no
+    cdef double m, M, c = 1.0, acc = 0.0, total, prod = 1.0
+    cdef double* y
+    cdef i64 lost = 0
+    cdef i64* lost_p = &lost if table == NULL else NULL
+    ok[0] = True
+    ec.n = 0
+    m = emissions(lp, ts, cs, s, ec, 0, True, &y)
+    if table != NULL:
+        ne = table
+    else:
+        ne = ra
+    no = ne + L + 3
+    alpha_first(ne, no, y, L, Tn)
+    band(0, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+    # zero the states outside the band at t = 0 (state 0/1 may be unable to reach the end)
+    for j in range(0, e_lo):
+        ne[j] = 0.0
+    for j in range(0, o_lo):
+        no[j] = 0.0
+    M = ne[0] + no[0]
+    acc = m
+    if logscale != NULL:
+        logscale[0] = acc
+    for t in range(1, Tn):
+        if M != M:
+            ok[0] = True
+            return NAN
+        if not (M > COLLAPSE):
+            ok[0] = False
+            return INFINITY
+        c = 1.0 / M
+        # the row sums are multiplied up and their log taken only when the product leaves
+        # [1e-150, 1e150] (a log per step would cost as much as a short lattice row)
+        prod *= M
+        if not (1e-150 < prod < 1e150):
+            acc += log_d(prod)
+            prod = 1.0
+        pe = ne
+        po = no
+        if table != NULL:
+            ne = table + t * row_len
+        else:
+            ne = rb if pe == ra else ra
+        no = ne + L + 3
+        m = emissions(lp, ts, cs, s, ec, t, True, &y)
+        acc += m
+        if logscale != NULL and (t & (CHECK_EVERY - 1)) == 0:
+            logscale[t] = acc + log_d(prod)
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
+    if M != M:
+        return NAN
+    total = ne[L]
+    if L > 0:
+        total = total + no[L - 1]
+    if not (total > 0.0):
+        ok[0] = False
+        return INFINITY
+    if total < COLLAPSE or lost != 0:
+        ok[0] = False
+    return acc + log_d(prod) + log_d(total)
+
+
+cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
+                        const double* skip, double* x, double* ra, double* rb, double* table,
+                        Py_ssize_t row_len) noexcept nogil:
+    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside."""
+    cdef i64 t, j, L = s.L, Tn = s.Tn
+    cdef double *pe
+    cdef double *po
+    cdef double *ne
+    cdef double *no
+    cdef double v
+    ne = table if table != NULL else ra
+    no = ne + L + 3
+    for j in range(L + 2):
+        ne[j] = -INFINITY
+    for j in range(-1, L + 1):
+        no[j] = -INFINITY
+    ne[0] = <double>lp[blank * cs]
+    if L > 0:
+        no[0] = <double>lp[s.labels[0] * cs]
+    for t in range(1, Tn):
+        pe = ne
+        po = no
+        if table != NULL:
+            ne = table + t * row_len
+        else:
+            ne = rb if pe == ra else ra
+        no = ne + L + 3
+        no[-1] = -INFINITY
+        ne[L + 1] = -INFINITY
+        no[L] = -INFINITY
+        for j in range(L + 1):
+            ne[j] = log_add(pe[j], po[j - 1]) + <double>lp[t * ts + blank * cs]
+        for j in range(L):
+            v = log_add(po[j], pe[j])
+            if skip[j] != 0.0:
+                v = log_add(v, po[j - 1])
+            no[j] = v + <double>lp[t * ts + s.labels[j] * cs]
+    if L > 0:
+        return log_add(ne[L], no[L - 1])
+    return ne[L]
+
+
+cdef void fill_rows(floating* g, Py_ssize_t gts, i64 t0, i64 t1, i64 C, double value) noexcept nogil:
+    cdef i64 t, k
+    cdef floating v = <floating>value
+    for t in range(t0, t1):
+        for k in range(C):
+            g[t * gts + k] = v
+
+
+cdef inline void exp_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale) noexcept nogil:
+    """grow[k] = scale * exp(lp[k]): the gradient of every class outside the target."""
+    cdef i64 k
+    cdef floating fs = <floating>scale
+    if cs == 1:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k]) * fs
+    else:
+        for k in range(C):
+            grow[k] = f_exp(lprow[k * cs]) * fs
+
+
+cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
+                                const double* acc, const i64* slot_class, i64 U, double inv_norm,
+                                const double* ucls, double em) noexcept nogil:
+    """grow[k] = scale * (exp(lp[k]) - posterior[k]); posterior classes in double.
+
+    ``ucls`` (or NULL): exp(lp - m) of the sample's classes from the emission cache, ``em`` = exp(m),
+    so their exp is not recomputed."""
+    cdef i64 k, u
+    cdef double e
+    exp_row(lprow, cs, grow, C, scale)
+    for u in range(U):
+        k = slot_class[u]
+        if ucls != NULL:
+            e = ucls[u] * em
+        else:
+            e = exp_d(<double>lprow[k * cs])
+        grow[k] = <floating>(scale * (e - acc[u] * inv_norm))
+
+
+cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const double* ae, const double* be,
+                               const double* bo, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi, const i64* slot,
+                               const i64* slot_class, i64 U, double* acc, double logscale, double logz, double tol,
+                               i64 C, double scale, floating* grow, const double* ucls, double em,
+                               bint check) noexcept nogil:
+    """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
+    when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
+    cdef const double* ao = ae + L + 3
+    cdef double norm, gb
+    cdef i64 j, u
+    for u in range(U):
+        acc[u] = 0.0
+    gb = row_dot(ae, be, e_lo, e_hi)
+    acc[0] = gb
+    for j in range(o_lo, o_hi + 1):
+        acc[slot[j]] += ao[j] * bo[j]
+    norm = 0.0
+    for u in range(U):
+        norm += acc[u]
+    if not (norm > 0.0) or isinf(norm):
+        return False
+    if check and not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
+        return False
+    write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm, ucls, em)
+    return True
+
+
+cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
+                          const double* skip, const i64* slot, const i64* slot_class, i64 U,
+                          EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
+                          const double* table, Py_ssize_t row_len, double logz, double scale,
+                          floating* g, Py_ssize_t gts) noexcept nogil:
+    """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
+    alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
+
+    With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
+    ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state."""
+    cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
+    cdef double *be
+    cdef double *bo
+    cdef double *ne
+    cdef double *no
+    cdef const double *ae
+    cdef const double *ao
+    cdef double blog = 0.0, prod = 1.0, m, M, c, norm, ab, gb, tol, yb, w
+    cdef bint check
+    cdef double* y
+    ec.n = 0
+    tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
+    be = ra
+    bo = be + L + 3
+    for j in range(L + 2):
+        be[j] = 0.0
+    for j in range(-1, L + 1):
+        bo[j] = 0.0
+    be[L] = 1.0
+    if L > 0:
+        bo[L - 1] = 1.0
+    # the state above the last label is read (times 0) by every step: keep it 0 in both rows
+    (rb + L + 3)[L] = 0.0
+    M = 1.0
+    t = Tn - 1
+    while True:
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        if table == NULL:
+            if t == 0:
+                m = emissions(lp, ts, cs, s, ec, 0, False, &y)
+                norm = y[0] * be[0]
+                if L > 0:
+                    norm = norm + y[1] * bo[0]
+                return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(prod) + log_d(norm) - logz) <= tol
+        else:
+            # posterior of row t (the emissions of step t are fetched first: their class exps
+            # give exp(lp) of those classes, and the beta step below uses them)
+            m = emissions(lp, ts, cs, s, ec, t, False, &y)
+            # sum_s alpha_t beta_t = Z is checked every CHECK_EVERY steps and at t = 0 (mass
+            # lost in alpha shows at every later step, mass lost in beta at every earlier one)
+            check = (t & (CHECK_EVERY - 1)) == 0
+            if not posterior_row(lp + t * ts, cs, table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
+                                 slot_class, U, acc, (logscale[t] + blog + log_d(prod)) if check else 0.0,
+                                 logz, tol, C, scale, g + t * gts, ec.u + (t - ec.t0) * U, exp_d(m), check):
+                return False
+        if t == 0:
+            break
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
+        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
+        m = emissions(lp, ts, cs, s, ec, t, False, &y)
+        c = 1.0 / M
+        blog += m
+        prod *= M
+        if not (1e-150 < prod < 1e150):
+            blog += log_d(prod)
+            prod = 1.0
+        ne = rb if be == ra else ra
+        no = ne + L + 3
+        band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        yb = y[0] * c
+        for j in range(e_lo, e_hi + 1):
+            ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
+        for j in range(o_lo, o_hi + 1):
+            no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+        M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
+        # the next step reads up to two states below the band: they must be 0
+        if e_lo >= 1:
+            ne[e_lo - 1] = 0.0
+        if o_lo >= 1:
+            no[o_lo - 1] = 0.0
+        if o_lo >= 2:
+            no[o_lo - 2] = 0.0
+        if not (M > COLLAPSE):
+            return False
+        be = ne
+        bo = no
+        t -= 1
+    return True
+
+
+cdef inline double f_abs_d(double v) noexcept nogil:
+    return v if v >= 0 else -v
+
+
+cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
+                       const double* skip, const i64* slot, const i64* slot_class, i64 U,
+                       double* ra, double* rb, double* acc, const double* table, Py_ssize_t row_len,
+                       double logz, double scale, floating* g, Py_ssize_t gts) noexcept nogil:
+    """The log-space beta sweep of the fallback (table holds log alpha)."""
+    cdef i64 t, j, u, L = s.L, Tn = s.Tn
+    cdef double *be
+    cdef double *bo
+    cdef double *ne
+    cdef double *no
+    cdef const double *ae
+    cdef const double *ao
+    cdef double lb, v, pb
+    be = ra
+    bo = be + L + 3
+    for j in range(L + 2):
+        be[j] = -INFINITY
+    for j in range(-1, L + 1):
+        bo[j] = -INFINITY
+    be[L] = 0.0
+    if L > 0:
+        bo[L - 1] = 0.0
+    t = Tn - 1
+    while True:
+        ae = table + t * row_len
+        ao = ae + L + 3
+        for u in range(U):
+            acc[u] = 0.0
+        for j in range(L + 1):
+            v = ae[j] + be[j] - logz
+            if v > -INFINITY:
+                acc[0] += exp_d(v)
+        for j in range(L):
+            v = ao[j] + bo[j] - logz
+            if v > -INFINITY:
+                acc[slot[j]] += exp_d(v)
+        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0, NULL, 0.0)
+        if t == 0:
+            break
+        ne = rb if be == ra else ra
+        no = ne + L + 3
+        lb = <double>lp[t * ts + blank * cs]
+        for j in range(L + 1):
+            v = be[j] + lb
+            if j < L:
+                v = log_add(v, bo[j] + <double>lp[t * ts + s.labels[j] * cs])
+            ne[j] = v
+        for j in range(L):
+            v = log_add(bo[j] + <double>lp[t * ts + s.labels[j] * cs], be[j + 1] + lb)
+            if j + 1 < L and skip[j + 1] != 0.0:
+                v = log_add(v, bo[j + 1] + <double>lp[t * ts + s.labels[j + 1] * cs])
+            no[j] = v
+        be = ne
+        bo = no
+        t -= 1
+
+
+cdef i64 prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class) noexcept nogil:
+    """skip[j] (label j may follow label j-2's state directly), and the distinct classes of the
+    sample: slot_class[0] = blank, slot[j] = the slot of label j; returns how many."""
+    cdef i64 j, u, n = 1
+    slot_class[0] = blank
+    for j in range(L + 2):
+        skip[j] = 0.0
+    for j in range(L):
+        if j > 0 and labels[j] != labels[j - 1]:
+            skip[j] = 1.0
+        slot[j] = -1
+        for u in range(n):
+            if slot_class[u] == labels[j]:
+                slot[j] = u
+                break
+        if slot[j] < 0:
+            slot_class[n] = labels[j]
+            slot[j] = n
+            n += 1
+    return n
+
+
+def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i64[::1] offsets,
+             const i64[::1] target_lengths, const i64[::1] input_lengths, const i64[::1] order,
+             i64 blank, double[::1] nll, floating[:, :, ::1] grad, const double[::1] grad_scale,
+             bint zero_infinity, int n_threads):
+    """Per-sample negative log-likelihoods into ``nll``; with ``grad`` (T, N, C), the gradient too.
+
+    ``targets[offsets[n]:offsets[n] + target_lengths[n]]`` is sample n's target. ``order``: the
+    samples, longest first (work queue order). ``grad_scale[n]``: the factor of sample n's
+    gradient (reduction and grad_output). Every index has been validated by the caller.
+    """
+    cdef i64 T = log_probs.shape[0], N = log_probs.shape[1], C = log_probs.shape[2]
+    cdef Py_ssize_t ts = log_probs.strides[0] // sizeof(floating)
+    cdef Py_ssize_t ns = log_probs.strides[1] // sizeof(floating)
+    cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
+    cdef Py_ssize_t gts = N * C
+    cdef bint want_grad = grad is not None
+    cdef bint split
+    cdef i64 Cw, r
+    cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
+    cdef Py_ssize_t row_len, buf_len
+    cdef const floating* lp0
+    cdef const i64* tptr
+    cdef floating* g0 = NULL
+    cdef double *work
+    cdef double *y
+    cdef double *ra
+    cdef double *rb
+    cdef double *yu
+    cdef double *skip
+    cdef double *acc
+    cdef double *logscale
+    cdef double *table
+    cdef i64 *slot
+    cdef i64 *slot_class
+    cdef double logz, value
+    cdef bint ok
+    cdef Sample s
+    cdef EmCache ec
+    if N == 0:
+        return
+    for n in range(N):
+        if target_lengths[n] > Lmax:
+            Lmax = target_lengths[n]
+        if input_lengths[n] > Tmax:
+            Tmax = input_lengths[n]
+    row_len = 2 * Lmax + 6
+    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5)
+    lp0 = &log_probs[0, 0, 0]
+    tptr = &targets[0] if targets.shape[0] > 0 else NULL
+    if want_grad:
+        g0 = &grad[0, 0, 0]
+    # With fewer samples than threads, the gradient's exp(log_probs) rows (the bulk of its work
+    # when C is large) are written first by every thread, row by row; the per-sample sweeps then
+    # only overwrite the classes of each target (``Cw = 0`` skips their full-row pass).
+    split = want_grad and N < n_threads
+    Cw = 0 if split else C
+    if split:
+        for r in prange(T * N, nogil=True, schedule='static', num_threads=n_threads):
+            n = r % N
+            if r // N < input_lengths[n]:
+                exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n])
+            else:
+                fill_rows(g0 + r * C, 0, 0, 1, C, 0.0)
+    with nogil, parallel(num_threads=n_threads):
+        work = <double*> malloc(buf_len * sizeof(double))
+        slot = <i64*> malloc(2 * (Lmax + 2) * sizeof(i64))
+        table = NULL
+        logscale = NULL
+        if want_grad:
+            table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
+            logscale = <double*> malloc((Tmax + 1) * sizeof(double))
+        y = work
+        skip = y + (Lmax + 3)
+        acc = skip + (Lmax + 3)
+        ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
+        rb = ra + row_len
+        yu = rb + row_len + 1
+        ec = make_cache(yu + (Lmax + 3), Lmax)
+        slot_class = slot + (Lmax + 2)
+        for i in prange(N, schedule='dynamic'):
+            n = order[i]
+            L = target_lengths[n]
+            Tn = input_lengths[n]
+            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
+            s.C = C
+            if want_grad and not split:
+                fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
+            if Tn == 0:
+                value = 0.0 if L == 0 else INFINITY
+                nll[n] = -value if L == 0 else value
+                continue
+            if required_length(s.labels, L) > Tn:
+                nll[n] = INFINITY
+                if want_grad:
+                    fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if zero_infinity else NAN)
+                continue
+            U = prepare(s.labels, L, blank, skip, slot, slot_class)
+            s.U = U
+            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
+                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok)
+            if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
+                ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
+                                     ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
+                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
+            if not ok:
+                logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
+                                   (table + 1) if want_grad else NULL, row_len)
+                if want_grad and logz > -INFINITY and logz == logz:
+                    backward_log(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, ra + 1, rb + 1,
+                                 acc, table + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+            nll[n] = -logz
+            if want_grad and not (logz > -INFINITY and logz < INFINITY):
+                # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
+                fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if (zero_infinity and logz == -INFINITY) else NAN)
+        free(work)
+        free(slot)
+        if table != NULL:
+            free(table)
+        if logscale != NULL:
+            free(logscale)

@@ -1,0 +1,193 @@
+"""Connectionist Temporal Classification loss: torch's semantics, checks and reductions.
+
+The per-sample forward-backward runs in ``_cpu/ctc.pyx``; this module normalises the arguments
+(unbatched shapes, padded or concatenated targets, lengths of any integer type), refuses what
+torch refuses (and target labels outside ``[0, C)``, which torch reads out of bounds), and
+applies the reduction and ``zero_infinity``.
+"""
+import numpy as np
+
+from .. import _backend
+from .._autograd import loss_function
+from .._reduction import resolve_reduction
+from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array
+from ._common import finish_grad, get_num_threads
+
+# Lattice cells (sum of input_length * (2 * target_length + 1)) below which one thread is faster.
+_PARALLEL_MIN_WORK = 32768
+
+
+def _lengths(value, name, batch):
+    """A length argument as an int64 vector of size ``batch`` (0-d allowed when batch == 1)."""
+    arr = index_array(value, name)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a 1-D sequence of lengths (or 0-d when unbatched), got shape {arr.shape}")
+    arr = arr.reshape(-1)
+    if arr.shape[0] != batch:
+        raise ValueError(f"{name} must be of size batch_size ({batch}), got {arr.shape[0]} values")
+    return np.ascontiguousarray(arr)
+
+
+def _targets(targets, batched):
+    arr = as_array(targets, "targets")
+    if arr.dtype.kind == "f":
+        # torch converts floating targets to integers (truncation toward zero)
+        if not np.isfinite(arr).all():
+            raise ValueError("targets holds a non-finite value")
+        arr = arr.astype(np.int64)
+    return index_array(arr, "targets")
+
+
+def _label_error(label, sample, position, num_classes):
+    return IndexError(f"targets: label {int(label)} of sample {int(sample)} at position {int(position)} is out "
+                      f"of range for {num_classes} classes (valid range [0, {num_classes}))")
+
+
+def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
+    """Validated kernel operands: (lp (T, N, C), flat targets, offsets, tl, il, blank, batched)."""
+    arrays, originals, out_dtype, work = float_operands({"log_probs": log_probs})
+    lp = arrays["log_probs"]
+    check_ndim(lp, "log_probs", (2, 3))
+    if lp.size == 0:
+        raise ValueError(f"log_probs must not be empty, got shape {lp.shape}")
+    batched = lp.ndim == 3
+    if not batched:
+        lp = lp[:, None, :]
+    T, N, C = lp.shape
+    blank = as_int(blank, "blank")
+    if not 0 <= blank < C:
+        raise ValueError(f"blank={blank} must be in the label range [0, {C})")
+    il = _lengths(input_lengths, "input_lengths", N)
+    tl = _lengths(target_lengths, "target_lengths", N)
+    if il.min() < 0:
+        raise ValueError(f"input_lengths must be non-negative, got {int(il.min())}")
+    if il.max() > T:
+        raise ValueError(f"input_lengths must be at most T={T} (log_probs.shape[0]), got {int(il.max())}")
+    if tl.min() < 0:
+        raise ValueError(f"target_lengths must be non-negative, got {int(tl.min())}")
+
+    tg = _targets(targets, batched)
+    if tg.ndim not in (1, 2):
+        raise ValueError(f"targets must have 1 or 2 dimensions, got {tg.ndim} (shape {tg.shape})")
+    if tg.ndim == 2:
+        # padded (N, S)
+        if tg.shape[0] != N:
+            raise ValueError(f"targets.shape[0]={tg.shape[0]} must equal the batch size {N}")
+        S = tg.shape[1]
+        if tl.max() > S:
+            raise ValueError(f"target_lengths must be at most targets.shape[1]={S}, got {int(tl.max())}")
+        tg = np.ascontiguousarray(tg)
+        flat = tg.reshape(-1)
+        offsets = np.arange(N, dtype=np.int64) * S
+        # only the first target_lengths[n] entries of each row are labels (the rest is padding)
+        bad = ((tg < 0) | (tg >= C)) & (np.arange(S)[None, :] < tl[:, None])
+        if bad.any():
+            n, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            raise _label_error(tg[n, j], n, j, C)
+    else:
+        total = int(tl.sum())
+        if tg.shape[0] != total:
+            raise ValueError(f"concatenated targets must have size sum(target_lengths)={total}, got {tg.shape[0]}")
+        flat = np.ascontiguousarray(tg)
+        offsets = np.cumsum(tl) - tl
+        bad = (flat < 0) | (flat >= C)
+        if bad.any():
+            i = int(np.argmax(bad))
+            n = int(np.searchsorted(np.cumsum(tl), i, side="right"))
+            raise _label_error(flat[i], n, i - offsets[n], C)
+    if lp.strides[2] != lp.itemsize:
+        lp = np.ascontiguousarray(lp)
+    return lp, flat, offsets.astype(np.int64, copy=False), tl, il, blank, batched, originals["log_probs"], out_dtype
+
+
+@loss_function(differentiable=("log_probs",))
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False,
+             *, _grad=None):
+    r"""Connectionist Temporal Classification loss (Graves et al., 2006), as ``torch.nn.functional.ctc_loss``.
+
+    ``log_probs`` (T, N, C) or unbatched (T, C): log-probabilities of C classes (``blank`` among
+    them) for T time steps. ``targets``: padded (N, S) or concatenated (sum(target_lengths),)
+    class indices ((S,) or (1, S) unbatched). Lengths: sequences of N integers (0-d or one value
+    unbatched), any integer dtype.
+
+    Loss of sample n: :math:`-\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)} \prod_{t < T_n} p_t(\pi_t)`,
+    the sum over every alignment of length ``input_lengths[n]`` that collapses (merge repeats,
+    drop blanks) to the target. No alignment: ``inf`` (0 with ``zero_infinity=True``).
+    ``'mean'`` divides each loss by ``max(target_length, 1)`` and averages over the batch;
+    ``'sum'`` adds; ``'none'`` gives (N,) or () unbatched.
+
+    Gradient (torch's convention, through :func:`fastloss.value_and_grad`):
+    :math:`g_{t,n,k} = s_n (e^{\mathrm{lp}_{t,n,k}} - \gamma_{t,n}(k))` with :math:`\gamma` the
+    posterior of emitting k at t and :math:`s_n` the reduction scale times grad_output. It is the
+    gradient with respect to the logits when log_probs = log_softmax(logits), not the partial
+    derivative with respect to log_probs. Rows t >= input_length are 0; a sample with an infinite
+    loss has nan rows (as in torch), or 0 with ``zero_infinity``. Where log_probs is -inf (and the
+    loss finite) the gradient is 0, where torch's -inf - -inf arithmetic gives nan.
+
+    Torch quirks kept: a label equal to ``blank`` inside a target is accepted (it acts as an
+    ordinary label in the lattice, skips allowed when it differs from the previous label), with
+    torch's loss value; its gradient is the exact derivative of that value (torch's own gradient
+    disagrees with its loss when the target ends with the blank label). An input length of 0
+    gives loss -0.0 for an empty target. Refused (torch
+    reads out of bounds instead): a used target label outside [0, C), as an IndexError naming
+    the sample and position.
+    """
+    reduction = resolve_reduction(reduction)
+    zero_infinity = as_bool(zero_infinity, "zero_infinity")
+    lp, flat, offsets, tl, il, blank, batched, original, out_dtype = _prepare(
+        log_probs, targets, input_lengths, target_lengths, blank)
+    T, N, C = lp.shape
+
+    work_cells = il * (2 * tl + 1)
+    order = np.argsort(-work_cells, kind="stable").astype(np.int64)
+    threads = get_num_threads() if int(work_cells.sum()) >= _PARALLEL_MIN_WORK else 1
+    if _grad is None or not _grad.wants("log_probs"):
+        threads = max(1, min(threads, N))  # (the gradient also splits its exp rows across threads)
+
+    grad_out = None
+    scales = None
+    if _grad is not None and _grad.wants("log_probs"):
+        scales = _sample_grad_scales(_grad, reduction, tl, N, batched)
+        grad_out = np.empty((T, N, C), dtype=lp.dtype)
+    nll = np.empty(N, dtype=np.float64)
+    kernels = _backend.kernels("ctc", lp)
+    kernels.ctc_loss(lp, flat, offsets, tl, il, order, blank, nll, grad_out,
+                     scales if scales is not None else np.zeros(0), zero_infinity, threads)
+
+    if zero_infinity:
+        nll = np.where(nll == np.inf, 0.0, nll)
+    if reduction == "none":
+        loss = nll if batched else nll.reshape(())
+    elif reduction == "sum":
+        loss = nll.sum()
+    else:
+        loss = (nll / np.maximum(tl, 1)).mean()
+    loss = np.asarray(loss).astype(out_dtype)
+    if _grad is None:
+        return loss
+    grads = {}
+    if grad_out is not None:
+        grads["log_probs"] = finish_grad(grad_out if batched else grad_out.reshape(T, C), original)
+    return loss, grads
+
+
+def _sample_grad_scales(grad, reduction, tl, N, batched):
+    """The factor of each sample's gradient: grad_output times the reduction's scale."""
+    go = grad.grad_output
+    if reduction == "none":
+        if go is None:
+            return np.ones(N)
+        if go.ndim == 0 or go.size == 1 and not batched:
+            return np.full(N, float(go.reshape(())))
+        if tuple(go.shape) != (N,):
+            raise ValueError(f"ctc_loss: grad_output.shape={tuple(go.shape)} must equal the loss's shape ({N},)")
+        return np.ascontiguousarray(go, dtype=np.float64)
+    if go is None:
+        g = 1.0
+    else:
+        if go.size != 1 or go.ndim > 1:
+            raise ValueError(f"ctc_loss: grad_output must be a scalar for a reduced loss, got shape {tuple(go.shape)}")
+        g = float(go.reshape(()))
+    if reduction == "sum":
+        return np.full(N, g)
+    return g / (N * np.maximum(tl, 1).astype(np.float64))
