@@ -274,7 +274,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     """
     named = {"input1": input1, "input2": input2, "target": target}
     reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce)
-    _refuse_bool(arrays["target"], "target", "margin_ranking_loss")
+    _refuse_bool(originals["target"], "target", "margin_ranking_loss")
     x1, x2, y = arrays["input1"], arrays["input2"], arrays["target"]
     if not x1.ndim == x2.ndim == y.ndim:
         raise ValueError(f"margin_ranking_loss: input1, input2 and target must have the same number of dimensions, "
@@ -419,7 +419,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         raise TypeError(f"gaussian_nll_loss: var must be a float or an array, got {type(var).__name__} {var!r}")
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "var": var}, reduction, None, None)
-    _refuse_bool(arrays["target"], "target", "gaussian_nll_loss")
+    _refuse_bool(originals["target"], "target", "gaussian_nll_loss")
     x, v = arrays["input"], arrays["var"]
     if v is None:
         v = np.asarray(var_value, dtype=x.dtype)
