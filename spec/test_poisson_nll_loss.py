@@ -17,8 +17,8 @@ def draw_args(dtype, smooth=False):
         log_input = draw(st.booleans())
         x = draw(S.arrays(shape, dtype, -3, 3) if log_input else S.arrays(shape, dtype, 0.05, 5))
         y = draw(S.arrays(tshape, dtype, 0, 5))
-        if smooth:  # away from y = 1, where the Stirling term switches on
-            y = np.where(np.abs(y - 1) < 0.1, y + 0.3, y).astype(dtype)
+        if smooth:  # away from y = 1, where the Stirling term switches on, and from y <= 0 (NaN gradient)
+            y = np.where(np.abs(y - 1) < 0.1, y + 0.3, np.maximum(y, 0.1)).astype(dtype)
         kwargs = {"log_input": log_input, "full": draw(st.booleans())}
         if draw(st.booleans()):
             kwargs["eps"] = draw(st.sampled_from([1e-8, 0.1]))

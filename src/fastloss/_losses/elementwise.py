@@ -107,8 +107,12 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     loss = finish_loss(out if out is not None else total * scale, out_dtype)
     if grad is None:
         return loss
-    grads = {n: finish_grad(g, originals[n]) for n, g in zip(grad_names, gouts)
-             if g is not None and grad.wants(n) and originals[n].dtype.kind == "f"}
+    grads = {}
+    for n, g in zip(grad_names, gouts):
+        if g is not None and grad.wants(n) and originals[n].dtype.kind == "f":
+            if g.shape != originals[n].shape:
+                g = g.astype(np.float64)  # a broadcast operand's gradient is a sum: accumulate in double
+            grads[n] = finish_grad(g, originals[n])
     return loss, grads
 
 
