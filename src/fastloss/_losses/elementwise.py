@@ -12,7 +12,7 @@ from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
 from .._validation import (as_bool, as_float, broadcast_shape, check_same_shape, float_operands,
                            warn_if_sizes_differ)
-from ._common import (collapse_2d, finish_grad, finish_loss, get_num_threads, per_element_grad_output,
+from ._common import (collapse_2d, finish_grad, get_num_threads, per_element_grad_output,
                       reduced_grad_scale, reduction_scale)
 
 # Below this many elements a kernel runs on one thread: starting an OpenMP team costs more
@@ -104,7 +104,10 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     if n_bad:
         raise ValueError(f"{loss_name}: {check}")
 
-    loss = finish_loss(out if out is not None else total * scale, out_dtype)
+    if out is None:
+        loss = np.array(total * scale, dtype=out_dtype)  # 0-d
+    else:
+        loss = out if out.dtype == out_dtype else out.astype(out_dtype)
     if grad is None:
         return loss
     grads = {}
