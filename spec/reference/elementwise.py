@@ -15,24 +15,35 @@ def _weighted_mean_denominator(reduction, weight):
     return float(np.sum(weight)) if (weight is not None and reduction == "mean") else None
 
 
+def _weighted(unweighted, dl, weight, w, reduction, grad_output, shapes):
+    """Reduce ``w * unweighted``; with a weight, 'mean' is sum(w l) / sum(w) and the weight's
+    gradient is l (for 'mean': (l - L) / sum(w), L the mean)."""
+    if w is None:
+        return reduce(unweighted, dl, reduction, grad_output, shapes)
+    dl = {k: w * v for k, v in dl.items()}
+    dl["weight"] = unweighted
+    shapes = dict(shapes, weight=np.shape(weight))
+    denominator = _weighted_mean_denominator(reduction, weight)
+    value, grads = reduce(w * unweighted, dl, reduction, grad_output, shapes, denominator)
+    if reduction == "mean":
+        g = 1.0 if grad_output is None else float(np.asarray(grad_output))
+        grads["weight"] = grads["weight"] - g * float(value) / denominator
+    return value, grads
+
+
 def mse_loss(input, target, reduction="mean", weight=None, grad_output=None):
     """l = w (x - y)^2; with a weight, 'mean' is sum(w l) / sum(w)."""
     (x, y, w), shapes = _broadcast(input, target, weight)
-    w = 1.0 if w is None else w
     d = x - y
-    loss = w * d ** 2
-    dl = {"input": 2 * w * d, "target": -2 * w * d}
-    return reduce(loss, dl, reduction, grad_output, shapes, _weighted_mean_denominator(reduction, weight))
+    return _weighted(d ** 2, {"input": 2 * d, "target": -2 * d}, weight, w, reduction, grad_output, shapes)
 
 
 def l1_loss(input, target, reduction="mean", weight=None, grad_output=None):
     """l = w |x - y|; d/dx = w sign(x - y)."""
     (x, y, w), shapes = _broadcast(input, target, weight)
-    w = 1.0 if w is None else w
     d = x - y
-    loss = w * np.abs(d)
-    dl = {"input": w * np.sign(d), "target": -w * np.sign(d)}
-    return reduce(loss, dl, reduction, grad_output, shapes, _weighted_mean_denominator(reduction, weight))
+    return _weighted(np.abs(d), {"input": np.sign(d), "target": -np.sign(d)}, weight, w, reduction, grad_output,
+                     shapes)
 
 
 def _sign(d):

@@ -148,11 +148,12 @@ def _pair(arrays):
 _PAIR = ("input", "target")
 
 
-def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_dtype, weighted_mean,
-                         grad_names=_PAIR, params=()):
+def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_dtype, weighted_mean, params=()):
     """torch 2.x's optional ``weight`` of l1/mse/huber: same size as the input, multiplies each element.
 
-    ``weighted_mean``: 'mean' divides by sum(weight) (l1, mse) or by numel (huber).
+    ``weighted_mean``: 'mean' divides by sum(weight) (l1, mse) or by numel (huber). torch
+    differentiates the weight: the kernel gives ``l_n`` (unweighted) times the gradient scale;
+    for the sum(weight)-normalised mean L = sum(w l) / sum(w), dL/dw_n = (l_n - L) / sum(w).
     """
     weight = arrays["weight"]
     if weight is None:
@@ -164,11 +165,16 @@ def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_d
     if reduction == "mean" and weighted_mean:
         total_weight = float(np.sum(weight, dtype=np.float64))
         scale = 1.0 / total_weight if total_weight != 0 else float("inf")
-    return run_elementwise(name, kernel + "_w", _pair(arrays) + [("weight", weight)], originals, grad_names,
-                           reduction, grad, out_dtype, params, scale=scale)
+    result = run_elementwise(name, kernel + "_w", _pair(arrays) + [("weight", weight)], originals,
+                             ("input", "target", "weight"), reduction, grad, out_dtype, params, scale=scale)
+    if scale is not None and grad is not None and "weight" in result[1]:
+        loss, grads = result
+        g_scale = reduced_grad_scale(grad, scale, name)
+        grads["weight"] = (grads["weight"] - float(loss) * g_scale).astype(grads["weight"].dtype, copy=False)
+    return result
 
 
-@loss_function(differentiable=("input", "target"))
+@loss_function(differentiable=("input", "target", "weight"))
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None, *, _grad=None):
     r"""Mean squared error: :math:`\ell_n = w_n (x_n - y_n)^2`.
 
@@ -176,21 +182,22 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     torch's warning when their sizes differ). ``weight`` (same size as input) multiplies each
     element; with it, ``'mean'`` is ``sum(w * l) / sum(w)``.
 
-    Gradient: :math:`\partial\ell/\partial x = 2 w (x - y)`, :math:`\partial\ell/\partial y = -2 w (x - y)`.
+    Gradient: :math:`\partial\ell/\partial x = 2 w (x - y)`, :math:`\partial\ell/\partial y = -2 w (x - y)`;
+    torch differentiates the weight too: :math:`(x - y)^2` (minus the mean, over sum(w), for 'mean').
     """
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, warn=True)
     return _weighted_same_shape("mse_loss", "mse", arrays, originals, reduction, _grad, out_dtype, weighted_mean=True)
 
 
-@loss_function(differentiable=("input", "target"))
+@loss_function(differentiable=("input", "target", "weight"))
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None, *, _grad=None):
     r"""Mean absolute error: :math:`\ell_n = w_n |x_n - y_n|`.
 
     Mirrors ``torch.nn.functional.l1_loss``; ``weight`` as in :func:`mse_loss`.
 
     Gradient: :math:`\partial\ell/\partial x = w\,\mathrm{sign}(x - y)` (0 at 0),
-    :math:`\partial\ell/\partial y = -w\,\mathrm{sign}(x - y)`.
+    :math:`\partial\ell/\partial y = -w\,\mathrm{sign}(x - y)`; weight as in :func:`mse_loss`.
     """
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, warn=True)
@@ -232,7 +239,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, _grad
         {"input": input, "target": target, "weight": weight}, reduction, None, None, warn=True)
     delta = as_float(delta, "delta", minimum=0.0, strict_minimum=True)
     return _weighted_same_shape("huber_loss", "huber", arrays, originals, reduction, _grad, out_dtype,
-                                weighted_mean=False, grad_names=("input", "target", "weight"), params=(delta,))
+                                weighted_mean=False, params=(delta,))
 
 
 @loss_function(differentiable=("input",))
