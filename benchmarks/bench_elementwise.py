@@ -35,7 +35,9 @@ def _args(loss, shape, rng):
     raise KeyError(loss)
 
 
-LOSSES = ["mse_loss", "l1_loss"]
+LOSSES = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "hinge_embedding_loss",
+          "margin_ranking_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+          "poisson_nll_loss", "gaussian_nll_loss"]
 
 
 @pytest.mark.parametrize("contender", CONTENDERS + ("floor",))
