@@ -17,6 +17,10 @@ def _with_float_dtype(args, dtype):
     return tuple(a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args)
 
 
+def _kwargs_with_float_dtype(kwargs, dtype):
+    return {k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v) for k, v in kwargs.items()}
+
+
 def _read_only(args):
     out = []
     for a in args:
@@ -47,7 +51,7 @@ def test_read_only_inputs(case):
 def test_float64_and_float32_agree_and_keep_their_dtype(case):
     _, name, args, kwargs, wrt = case
     loss32, grads32 = _vag(name, args, kwargs, wrt)
-    loss64, grads64 = _vag(name, _with_float_dtype(args, np.float64), kwargs, wrt)
+    loss64, grads64 = _vag(name, _with_float_dtype(args, np.float64), _kwargs_with_float_dtype(kwargs, np.float64), wrt)
     assert loss32.dtype == np.float32 and loss64.dtype == np.float64
     np.testing.assert_allclose(loss32, loss64, rtol=1e-4, atol=1e-5)
     for w in wrt:
@@ -58,9 +62,9 @@ def test_float64_and_float32_agree_and_keep_their_dtype(case):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_float16_computed_in_float32_returned_as_float16(case):
     _, name, args, kwargs, wrt = case
-    args16 = _with_float_dtype(args, np.float16)
-    loss16, grads16 = _vag(name, args16, kwargs, wrt)
-    loss32, _ = _vag(name, _with_float_dtype(args16, np.float32), kwargs, wrt)
+    args16, kwargs16 = _with_float_dtype(args, np.float16), _kwargs_with_float_dtype(kwargs, np.float16)
+    loss16, grads16 = _vag(name, args16, kwargs16, wrt)
+    loss32, _ = _vag(name, _with_float_dtype(args16, np.float32), _kwargs_with_float_dtype(kwargs16, np.float32), wrt)
     assert loss16.dtype == np.float16
     assert loss16 == np.float16(loss32)
     for w in wrt:

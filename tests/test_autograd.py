@@ -28,8 +28,16 @@ def test_wrt_limits_the_gradients():
 
 
 def test_wrt_naming_a_non_differentiable_argument_refused():
-    with pytest.raises(ValueError, match="weight"):
-        fl.value_and_grad(fl.mse_loss, np.ones(3), np.zeros(3), wrt=("weight",))
+    with pytest.raises(ValueError, match="target"):
+        fl.value_and_grad(fl.nll_loss, np.zeros((2, 3)), np.array([0, 1]), wrt=("target",))
+
+
+def test_weight_gradient_only_on_request():
+    x, y, w = np.array([1.0, 2.0]), np.zeros(2), np.array([1.0, 3.0])
+    _, grads = fl.value_and_grad(fl.mse_loss, x, y, weight=w, reduction="sum")
+    assert set(grads) == {"input", "target"}
+    _, grads = fl.value_and_grad(fl.mse_loss, x, y, weight=w, reduction="sum", wrt=("input", "weight"))
+    np.testing.assert_allclose(grads["weight"], [1.0, 4.0])  # d sum(w (x - y)^2) / dw
 
 
 def test_scalar_grad_output_scales_reduced_gradient():

@@ -13,6 +13,10 @@ from ._validation import as_array
 
 _IMPLEMENTATIONS = {}
 
+# Weights are differentiable where torch differentiates them, but API.md's default gradient dict
+# leaves them out: they are computed only when ``wrt`` names them.
+WEIGHT_ARGUMENTS = ("weight", "pos_weight")
+
 
 class GradRequest:
     """What the caller of ``value_and_grad`` asked for.
@@ -28,7 +32,9 @@ class GradRequest:
         self.wrt = wrt
 
     def wants(self, name):
-        return self.wrt is None or name in self.wrt
+        if self.wrt is None:
+            return name not in WEIGHT_ARGUMENTS
+        return name in self.wrt
 
 
 def loss_function(differentiable):
@@ -58,8 +64,9 @@ def value_and_grad(fn, *args, grad_output=None, wrt=None, **kwargs):
     ``fn`` is a fastloss loss function or its name (``'ctc_loss'``). ``grads`` maps each
     differentiable argument name (``'input'``, ``'target'``, ``'var'``, ...) to the gradient of
     ``sum(loss * grad_output)`` with respect to it, with that argument's shape and dtype.
-    ``grad_output`` defaults to ones like the loss; ``wrt`` (a name or a sequence of names) limits
-    the gradients computed, the way ``requires_grad`` does in torch (default: all of them).
+    ``grad_output`` defaults to ones like the loss; ``wrt`` (a name or a sequence of names) chooses
+    the gradients computed, the way ``requires_grad`` does in torch (default: every differentiable
+    argument except ``weight``/``pos_weight``, which are computed only when ``wrt`` names them).
     """
     name = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
     if name not in _IMPLEMENTATIONS:
