@@ -6,6 +6,10 @@
   serially (``prange`` then runs as a plain loop) and says so with a warning.
 * ``-O3`` everywhere; ``FASTLOSS_NATIVE=1`` adds ``-march=native`` for local builds only (a wheel must
   run on any x86-64).
+* On x86-64 with GCC/Clang each kernel module is also built for AVX2 (``<name>_avx2``, from a copy
+  of its source) and ``fastloss._cpu.kernels`` loads that variant where the CPU has AVX2: the
+  exp/log-bound kernels run twice as many lanes, and a portable wheel still runs everywhere.
+  ``-ffp-contract=off`` keeps both variants' arithmetic identical (no fused multiply-adds).
 """
 import glob
 import os
@@ -17,6 +21,8 @@ import tempfile
 import textwrap
 import warnings
 
+import platform
+
 import numpy
 from Cython.Build import cythonize
 from Cython import Tempita
@@ -24,6 +30,34 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPU_DIR = os.path.join("src", "fastloss", "_cpu")
+
+# Modules that are not kernels (run-time queries, test hooks) get no ISA variants.
+NO_VARIANTS = {"threads", "isa", "vecmath_check"}
+ISA_VARIANTS = {"avx2": ["-mavx2"]}
+
+
+def isa_variants_supported():
+    return (platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "win32"
+            and not os.environ.get("FASTLOSS_NATIVE") and not os.environ.get("FASTLOSS_NO_ISA_VARIANTS"))
+
+
+def write_isa_variant_sources():
+    """``<name>_<isa>.pyx``: a copy of each kernel module's source under the variant's module name."""
+    variants = []
+    for pyx in sorted(glob.glob(os.path.join(HERE, CPU_DIR, "*.pyx"))):
+        base = os.path.splitext(os.path.basename(pyx))[0]
+        if base in NO_VARIANTS or any(base.endswith("_" + isa) for isa in ISA_VARIANTS):
+            continue
+        for isa, flags in ISA_VARIANTS.items():
+            target = os.path.join(os.path.dirname(pyx), f"{base}_{isa}.pyx")
+            with open(pyx) as f:
+                text = f.read()
+            header = f"# Generated: {base}.pyx compiled for {isa}; edit {base}.pyx, not this file.\n"
+            if not os.path.exists(target) or open(target).read() != header + text:
+                with open(target, "w") as f:
+                    f.write(header + text)
+            variants.append((os.path.relpath(target, HERE), flags))
+    return dict(variants)
 
 
 def render_templates():
@@ -86,8 +120,9 @@ def openmp_flags():
 
 def extensions():
     render_templates()
+    variant_flags = write_isa_variant_sources() if isa_variants_supported() else {}
     omp_compile, omp_link = openmp_flags()
-    compile_args = ["-O3", "-fno-math-errno", "-Wno-unused-function", "-Wno-unreachable-code"]
+    compile_args = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-function", "-Wno-unreachable-code"]
     if os.environ.get("FASTLOSS_NATIVE"):
         compile_args.append("-march=native")
     if sys.platform == "win32":
@@ -102,7 +137,7 @@ def extensions():
                 [pyx],
                 include_dirs=[numpy.get_include(), CPU_DIR],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=compile_args + omp_compile,
+                extra_compile_args=compile_args + omp_compile + variant_flags.get(pyx, []),
                 extra_link_args=omp_link,
             )
         )

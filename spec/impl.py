@@ -29,6 +29,8 @@ class FastlossImpl:
     def value_and_grad(self, name, *args, grad_output=None, **kwargs):
         import fastloss
 
+        # Every differentiable argument, weights included (by default fastloss leaves them out).
+        kwargs.setdefault("wrt", getattr(fastloss, name).differentiable)
         return fastloss.value_and_grad(name, *args, grad_output=grad_output, **kwargs)
 
 

@@ -19,19 +19,6 @@ from ._common import (collapse_2d, finish_grad, get_num_threads, per_element_gra
 # (microseconds) than the loop itself.
 SMALL = 32768
 
-_cpu_kernels = None
-
-
-def _kernels(arrays):
-    """The elementwise kernel module for ``arrays`` (the CPU one is looked up once)."""
-    global _cpu_kernels
-    if type(arrays[0]) is np.ndarray:
-        if _cpu_kernels is None:
-            _cpu_kernels = _backend.kernels("elementwise", arrays[0])
-        return _cpu_kernels
-    return _backend.kernels("elementwise", *arrays)
-
-
 def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, reduction, grad, out_dtype,
                     params=(), scale=None, check=None):
     """Run one fused elementwise kernel and finish its results.
@@ -98,7 +85,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
                 n_grads = i + 1
     gouts = [np.empty(shape, dtype=work) if i < n_grads else None for i in range(len(grad_names))]
 
-    kernel = getattr(_kernels(arrays), kernel_name)
+    kernel = getattr(_backend.kernels("elementwise", *arrays), kernel_name)
     total, n_bad = kernel(rows, cols, *strided, out, *gouts, *go_strided, g_scale,
                           get_num_threads() if numel >= SMALL else 1, *params)
     if n_bad:
