@@ -43,7 +43,7 @@ class TorchImpl:
         import torch
 
         if isinstance(value, np.ndarray):
-            t = torch.from_numpy(np.array(value))
+            t = torch.from_numpy(np.array(value, dtype=value.dtype.newbyteorder("=")))  # torch wants native order
             if differentiable and t.is_floating_point():
                 t.requires_grad_(True)
             return t
