@@ -3,8 +3,18 @@ import numpy as np
 
 from .._threads import get_num_threads
 
-__all__ = ["get_num_threads", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
+__all__ = ["get_num_threads", "threads_for", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
            "finish_loss", "finish_grad", "reduction_scale"]
+
+
+# Below this much work (elements touched) a kernel runs on one thread: waking the OpenMP team
+# costs microseconds, more than such a loop.
+PARALLEL_MIN_WORK = 32768
+
+
+def threads_for(work):
+    """The team size for a kernel call that touches ``work`` elements."""
+    return 1 if work < PARALLEL_MIN_WORK else get_num_threads()
 
 
 def reduction_scale(reduction, count):

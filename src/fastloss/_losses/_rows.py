@@ -2,14 +2,7 @@
 row (in double) and scales each gradient row by that row's upstream gradient."""
 import numpy as np
 
-from ._common import finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale, reduction_scale
-
-# Below this much work (elements touched) a single thread beats waking the OpenMP pool.
-PARALLEL_MIN_WORK = 32768
-
-
-def threads_for(work):
-    return 1 if work < PARALLEL_MIN_WORK else get_num_threads()
+from ._common import finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale
 
 
 def row_grad_output(name, grad, reduction, rows, batch_shape, work_dtype):

@@ -13,16 +13,9 @@ from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
                            float_operands, index_array)
-from ._common import finish_grad, finish_loss, get_num_threads, per_element_grad_output, reduced_grad_scale
+from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, threads_for
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
-
-# Below this many elements of work a kernel runs on one thread (OpenMP start-up costs microseconds).
-_PARALLEL_WORK = 32768
-
-
-def _threads(work):
-    return 1 if work < _PARALLEL_WORK else get_num_threads()
 
 
 def _ncs(x):
@@ -153,7 +146,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     g = np.empty((N, C, S), dtype=work) if want else None
     kernels = _backend.kernels("classification", x)
     # nll's forward reads one entry per sample; its gradient writes them all
-    threads = _threads(N * S if kernel_name == "nll" and not want else N * C * S)
+    threads = threads_for(N * S if kernel_name == "nll" and not want else N * C * S)
     if C == 0:
         # no classes: every target was ignored (or the range check failed); nothing to read
         partial = np.zeros(1)
@@ -266,7 +259,7 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     gx = np.empty((N, C, S), dtype=work) if want_x else None
     gy = np.empty((N, C, S), dtype=work) if want_y else None
     kernels = _backend.kernels("classification", x)
-    threads = _threads(N * C * S)
+    threads = threads_for(N * C * S)
     if C == 0:
         partial = np.zeros(1)
         if out is not None:
@@ -350,7 +343,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
                 g[:] = 0
     else:
         kernels.multilabel_soft_margin(*views, 1.0 / C if C else float("nan"), out, gx, gy, go, g_scale, partial,
-                                       _threads(rows * cols))
+                                       threads_for(rows * cols))
     if reduction == "none":
         loss = finish_loss(out.reshape(loss_shape), out_dtype)
     else:

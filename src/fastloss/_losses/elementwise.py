@@ -10,14 +10,11 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
-from .._validation import (as_bool, as_float, broadcast_shape, check_same_shape, float_operands,
+from .._validation import (as_bool, as_float, broadcast_shape, float_operands,
                            warn_if_sizes_differ)
-from ._common import (collapse_2d, finish_grad, get_num_threads, per_element_grad_output,
-                      reduced_grad_scale, reduction_scale)
+from ._common import (collapse_2d, finish_grad, per_element_grad_output, reduced_grad_scale, reduction_scale,
+                      threads_for)
 
-# Below this many elements a kernel runs on one thread: starting an OpenMP team costs more
-# (microseconds) than the loop itself.
-SMALL = 32768
 
 def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, reduction, grad, out_dtype,
                     params=(), scale=None, check=None):
@@ -87,7 +84,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
 
     kernel = getattr(_backend.kernels("elementwise", *arrays), kernel_name)
     total, n_bad = kernel(rows, cols, *strided, out, *gouts, *go_strided, g_scale,
-                          get_num_threads() if numel >= SMALL else 1, *params)
+                          threads_for(numel), *params)
     if n_bad:
         raise ValueError(f"{loss_name}: {check}")
 

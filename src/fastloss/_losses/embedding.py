@@ -10,7 +10,8 @@ from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_float, broadcast_shape, float_operands
 from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale
-from ._rows import reduce_rows, row_grad_output, threads_for
+from ._common import threads_for
+from ._rows import reduce_rows, row_grad_output
 from .distances import _rows, is_differentiable_distance, norm_kind, PairwiseDistance
 
 

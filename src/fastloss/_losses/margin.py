@@ -11,7 +11,8 @@ from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, cast, check_floating, check_index_range, compute_dtype,
                            index_array)
-from ._rows import reduce_rows, row_grad_output, threads_for
+from ._common import threads_for
+from ._rows import reduce_rows, row_grad_output
 
 
 def _scores_2d(input, name):
