@@ -85,3 +85,17 @@ def pointwise_args(lo=-10.0, hi=10.0, target_lo=None, target_hi=None, broadcast_
             return (x, y), {}
         return _draw()
     return for_dtype
+
+
+def away_from_kinks(for_dtype, distance_to_kink, margin=1e-2):
+    """``for_dtype`` restricted to draws whose ``distance_to_kink(args, kwargs)`` (an array) is at
+    least ``margin`` everywhere: finite differences are only exact where the loss is smooth."""
+    def strategy(dtype):
+        return for_dtype(dtype).filter(lambda drawn: bool(np.all(distance_to_kink(*drawn) > margin)))
+    return strategy
+
+
+def difference(args):
+    """|input - target| of a pointwise draw, broadcast."""
+    x, y = np.broadcast_arrays(np.asarray(args[0], dtype=np.float64), np.asarray(args[1], dtype=np.float64))
+    return np.abs(x - y)

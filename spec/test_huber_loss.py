@@ -24,7 +24,9 @@ def draw_args(dtype):
     return _draw()
 
 
+# Finite differences away from |d| = delta, where the second derivative jumps.
 SPEC = LossSpec("huber_loss", reference=ref.huber_loss, draw_args=draw_args,
+                fd_args=S.away_from_kinks(draw_args, lambda args, kwargs: np.abs(S.difference(args) - kwargs["delta"])),
                 differentiable=("input", "target", "weight"), legacy=False)
 globals().update(standard_properties(SPEC))
 

@@ -6,19 +6,12 @@ import spec.reference.elementwise as ref
 from spec.helpers import assert_close
 from spec.impl import impl
 from spec.properties import LossSpec, standard_properties
-from spec.strategies import pointwise_args
+from spec.strategies import away_from_kinks, difference, pointwise_args
 
 
-def _away_from_kink(for_dtype):
-    """Finite differences need |x - y| away from 0, where l1 has its kink."""
-    def strategy(dtype):
-        return for_dtype(dtype).filter(
-            lambda drawn: np.all(np.abs(np.subtract(*np.broadcast_arrays(drawn[0][0], drawn[0][1]))) > 1e-2))
-    return strategy
-
-
+# Finite differences need |x - y| away from 0, where l1 has its kink.
 SPEC = LossSpec("l1_loss", reference=ref.l1_loss, draw_args=pointwise_args(), differentiable=("input", "target"),
-                fd_args=_away_from_kink(pointwise_args()))
+                fd_args=away_from_kinks(pointwise_args(), lambda args, kwargs: difference(args)))
 globals().update(standard_properties(SPEC))
 
 

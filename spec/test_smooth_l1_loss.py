@@ -9,16 +9,19 @@ import spec.reference.elementwise as ref
 from spec.helpers import assert_close
 from spec.impl import impl
 from spec.properties import LossSpec, standard_properties
-from spec.strategies import pointwise_args
+from spec.strategies import away_from_kinks, difference, pointwise_args
 
 
 def draw_args(dtype, betas=(0.0, 0.5, 1.0, 2.5)):
     return st.tuples(pointwise_args(-4, 4)(dtype), st.sampled_from(betas)).map(lambda t: (t[0][0], {"beta": t[1]}))
 
 
-# Finite differences only where the loss is smooth (beta = 0 is l1, with its kink at d = 0).
+# Finite differences only where the loss is smooth: beta > 0 (beta = 0 is l1, with its kink at
+# d = 0) and |d| away from beta, where the second derivative jumps.
 SPEC = LossSpec("smooth_l1_loss", reference=ref.smooth_l1_loss, draw_args=draw_args,
-                fd_args=lambda dtype: draw_args(dtype, betas=(0.5, 1.0, 2.5)), differentiable=("input", "target"))
+                fd_args=away_from_kinks(lambda dtype: draw_args(dtype, betas=(0.5, 1.0, 2.5)),
+                                        lambda args, kwargs: np.abs(difference(args) - kwargs["beta"])),
+                differentiable=("input", "target"))
 globals().update(standard_properties(SPEC))
 
 
