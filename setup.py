@@ -6,9 +6,10 @@
   serially (``prange`` then runs as a plain loop) and says so with a warning.
 * ``-O3`` everywhere; ``FASTLOSS_NATIVE=1`` adds ``-march=native`` for local builds only (a wheel must
   run on any x86-64).
-* On x86-64 with GCC/Clang each kernel module is also built for AVX2 (``<name>_avx2``, from a copy
-  of its source) and ``fastloss._cpu.kernels`` loads that variant where the CPU has AVX2: the
-  exp/log-bound kernels run twice as many lanes, and a portable wheel still runs everywhere.
+* On x86-64 with GCC/Clang each kernel module is also built for AVX2 and AVX-512 (``<name>_avx2``,
+  ``<name>_avx512``, from copies of its source) and ``fastloss._cpu.kernels`` loads the best variant
+  the CPU runs: the exp/log-bound kernels get 2-4x the SIMD lanes, and a portable wheel still runs
+  everywhere.
   ``-ffp-contract=off`` keeps both variants' arithmetic identical (no fused multiply-adds).
 """
 import glob
@@ -33,7 +34,12 @@ CPU_DIR = os.path.join("src", "fastloss", "_cpu")
 
 # Modules that are not kernels (run-time queries, test hooks) get no ISA variants.
 NO_VARIANTS = {"threads", "isa", "vecmath_check"}
-ISA_VARIANTS = {"avx2": ["-mavx2"]}
+# The best first; fastloss._cpu.best_isa() checks the same features at run time. GCC's generic
+# tuning would keep AVX-512 code at 256-bit vectors: ask for the full width.
+ISA_VARIANTS = {
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mprefer-vector-width=512"],
+    "avx2": ["-mavx2"],
+}
 
 
 def isa_variants_supported():

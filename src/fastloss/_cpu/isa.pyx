@@ -3,17 +3,29 @@
 cdef extern from *:
     """
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    /* libgcc's checks include the OS's support for the YMM/ZMM state (XGETBV). */
     static int fastloss_cpu_has_avx2(void) {
         __builtin_cpu_init();
-        /* libgcc's check includes the OS's support for the YMM state (XGETBV). */
         return __builtin_cpu_supports("avx2");
+    }
+    static int fastloss_cpu_has_avx512(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     }
     #else
     static int fastloss_cpu_has_avx2(void) { return 0; }
+    static int fastloss_cpu_has_avx512(void) { return 0; }
     #endif
     """
     int fastloss_cpu_has_avx2() nogil
+    int fastloss_cpu_has_avx512() nogil
 
 
 def has_avx2():
     return bool(fastloss_cpu_has_avx2())
+
+
+def has_avx512():
+    """AVX-512 F, DQ, BW and VL: the features the ``avx512`` kernel variants are built with."""
+    return bool(fastloss_cpu_has_avx512())
