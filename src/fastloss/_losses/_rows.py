@@ -17,6 +17,14 @@ def row_grad_output(name, grad, reduction, rows, batch_shape, work_dtype):
     return reduced_grad_scale(grad, reduction_scale(reduction, rows), name), None
 
 
+def row_gradient_setup(name, grad, reduction, rows, batch_shape, work_dtype, grad_shape, wrt="input"):
+    """``(g_scale, per-row grad_output or None, gradient buffer for ``wrt`` or None)`` for a row kernel."""
+    if grad is None:
+        return 1.0, None, None
+    g_scale, go = row_grad_output(name, grad, reduction, rows, batch_shape, work_dtype)
+    return g_scale, go, (np.empty(grad_shape, dtype=work_dtype) if grad.wants(wrt) else None)
+
+
 def reduce_rows(rowloss, batch_shape, reduction, out_dtype):
     """The loss from the per-row values: shaped ``batch_shape`` ('none') or summed in a fixed order."""
     if reduction == "none":

@@ -12,7 +12,7 @@ from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, cast, check_floating, check_index_range, compute_dtype,
                            index_array)
 from ._common import threads_for
-from ._rows import reduce_rows, row_grad_output
+from ._rows import reduce_rows, row_gradient_setup
 
 
 def _scores_2d(input, name):
@@ -80,11 +80,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
             raise ValueError(f"{name}: weight must be 1-D with C={C} elements, got shape {tuple(w.shape)}")
         w = np.ascontiguousarray(cast(w, x.dtype))
     out_dtype = original.dtype
-    gx, go, g_scale = None, None, 1.0
-    if _grad is not None:
-        g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
-        if _grad.wants("input"):
-            gx = np.empty((rows, C), dtype=x.dtype)
+    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C))
     rowloss = np.empty(rows, dtype=np.float64)
     _backend.kernels("margin", x).multi_margin(x, y, w, margin, p, rowloss, gx, go, g_scale,
                                                threads_for(rows * C))
@@ -115,11 +111,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     check_index_range(y, "target", -1, C)
     batch_shape = original.shape[:-1] if original.ndim == 2 else ()
     out_dtype = original.dtype
-    gx, go, g_scale = None, None, 1.0
-    if _grad is not None:
-        g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, x.dtype)
-        if _grad.wants("input"):
-            gx = np.empty((rows, C), dtype=x.dtype)
+    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C))
     rowloss = np.empty(rows, dtype=np.float64)
     _backend.kernels("margin", x).multilabel_margin(x, y, rowloss, gx, go, g_scale, threads_for(rows * C * 8))
     return _finish_rows(rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
