@@ -156,7 +156,7 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     cdef const floating* row
     cdef double* ur
     cdef double* yr
-    cdef double m, v
+    cdef double m, v, lo
     cdef bint has_nan
     for r in range(n):
         row = lp + (t0 + r) * ts
@@ -166,19 +166,29 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     for r in range(n):
         ur = ec.u + r * U
         m = -INFINITY
+        lo = INFINITY
         has_nan = False
         for u in range(U):
             v = ur[u]
             has_nan = has_nan or v != v
             if v > m:
                 m = v
+            if v < lo and v > -INFINITY:
+                lo = v
         if has_nan:
             m = NAN
         elif m == -INFINITY:
             m = 0.0
         ec.m[r] = m
-        for u in range(U):
-            ur[u] = exp_d(ur[u] - m)
+        if floating is float and lo - m >= -64.0:
+            # float32 input, every finite emission within e^-64 of the step's maximum: the
+            # 4-wide single-precision exp gives each emission to ~|lp - m| * 2^-24 relative
+            # (no worse than the float32 input itself) and none underflows (-inf gives 0)
+            for u in range(U):
+                ur[u] = <double>f_exp(<float>(ur[u] - m))
+        else:
+            for u in range(U):
+                ur[u] = exp_d(ur[u] - m)
         yr = ec.y + r * (L + 2)
         yr[0] = ur[0]
         for j in range(L):
