@@ -330,9 +330,13 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
 cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
                            const double* skip, double* ra, double* rb, double* logscale,
                            double* table, Py_ssize_t row_len, double* flags, EmCache* ec,
-                           bint* ok) noexcept nogil:
+                           bint* ok, double* snap, i64* t_snap, double* ls_snap) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
-    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
+    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse.
+
+    Forward only (``table`` NULL): the last row before the first underflow is copied to ``snap``
+    (step ``t_snap[0]``, log factor ``ls_snap[0]``; -1 when none), so the beta check sweep can stop
+    there instead of at t = 0: the rows up to it are exact."""
     cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
     cdef double *pe
     cdef double *po
@@ -342,7 +346,10 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     cdef double* y
     cdef i64 lost = 0
     cdef i64* lost_p = &lost if table == NULL else NULL
+    cdef double acc_prev, prod_prev
     ok[0] = True
+    if t_snap != NULL:
+        t_snap[0] = -1
     ec.n = 0
     m = emissions(lp, ts, cs, s, ec, 0, True, &y)
     if table != NULL:
@@ -369,6 +376,8 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             ok[0] = False
             return INFINITY
         c = 1.0 / M
+        acc_prev = acc     # the log factor of row t - 1, for the snapshot
+        prod_prev = prod
         # the row sums are multiplied up and their log taken only when the product leaves
         # [1e-150, 1e150] (a log per step would cost as much as a short lattice row)
         prod *= M
@@ -388,6 +397,12 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
+        if lost != 0 and t_snap != NULL and t_snap[0] < 0:
+            # first underflow at step t: row t - 1 is still exact
+            for j in range(2 * L + 4):
+                snap[j] = pe[j]
+            t_snap[0] = t - 1
+            ls_snap[0] = acc_prev + log_d(prod_prev)
     if M != M:
         return NAN
     total = ne[L]
@@ -513,7 +528,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
                           EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
-                          floating* g, Py_ssize_t gts) noexcept nogil:
+                          floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
+                          double ls_snap) noexcept nogil:
     """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
     alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
 
@@ -547,6 +563,10 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     while True:
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         if table == NULL:
+            if t == t_snap:
+                # the exact alpha row saved before the forward sweep's first underflow
+                norm = row_dot(snap, be, e_lo, e_hi) + row_dot(snap + L + 3, bo, o_lo, o_hi)
+                return norm > 0.0 and not isinf(norm) and f_abs_d(ls_snap + blog + log_d(prod) + log_d(norm) - logz) <= tol
             if t == 0:
                 m = emissions(lp, ts, cs, s, ec, 0, False, &y)
                 norm = y[0] * be[0]
@@ -714,6 +734,9 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double *acc
     cdef double *logscale
     cdef double *table
+    cdef double *snap
+    cdef i64 t_snap
+    cdef double ls_snap
     cdef i64 *slot
     cdef i64 *slot_class
     cdef double logz, value
@@ -728,7 +751,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5)
+    buf_len = 5 * (Lmax + 3) + 3 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 2
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -760,6 +783,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         rb = ra + row_len
         yu = rb + row_len + 1
         ec = make_cache(yu + (Lmax + 3), Lmax)
+        snap = yu + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 1
         slot_class = slot + (Lmax + 2)
         for i in prange(N, schedule='dynamic'):
             n = order[i]
@@ -781,11 +805,13 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             U = prepare(s.labels, L, blank, skip, slot, slot_class)
             s.U = U
             logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok)
+                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok,
+                                  NULL if want_grad else snap, &t_snap, &ls_snap)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
-                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
+                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts,
+                                     snap, t_snap, ls_snap)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (table + 1) if want_grad else NULL, row_len)
