@@ -142,7 +142,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     order = np.argsort(-work_cells, kind="stable").astype(np.int64)
     threads = get_num_threads() if int(work_cells.sum()) >= _PARALLEL_MIN_WORK else 1
     if _grad is None or not _grad.wants("log_probs"):
-        threads = max(1, min(threads, N))  # (the gradient also splits its exp rows across threads)
+        # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
+        # threads; the gradient also splits its exp rows across threads
+        threads = max(1, min(threads, 2 * N))
 
     grad_out = None
     scales = None
