@@ -28,7 +28,8 @@ by states lost to underflow):
   CHECK_EVERY steps and at t = 0; mass lost in alpha shows at every later step, mass lost in
   beta at every earlier one), else the sample is recomputed in log space;
 * forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
-  an O(S) beta sweep checks ``sum_s alpha_0(s) beta_0(s)`` against the likelihood first.
+  an O(S) beta sweep checks ``sum_s alpha_t(s) beta_t(s)`` against the likelihood first, at the
+  last step t before the first underflow (that alpha row is kept; it is exact).
 The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
 
 Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
@@ -39,7 +40,11 @@ written as soon as beta_t is known, so the fused call stores one alpha table per
 flight (one per thread); forward-only calls keep O(S) rows and an O(BLOCK_T * S) emission block.
 Samples are taken longest first (dynamic schedule); with fewer samples than threads, the
 gradient's exp(log_probs) rows are first written by all threads, then each sample's sweeps
-overwrite only its target classes.
+overwrite only its target classes, and forward-only calls split each sample (T >= SPLIT_MIN_T)
+into two tasks run concurrently: alpha over t <= mid and beta over t >= mid, each with O(S)
+state and its own underflow flags; log Z = log sum_s alpha_mid(s) beta_mid(s), taken by the task
+that finishes second (an atomic counter per sample), or the sequential sweep when a half
+underflowed, collapsed or met a NaN.
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
