@@ -28,7 +28,8 @@ by states lost to underflow):
   CHECK_EVERY steps and at t = 0; mass lost in alpha shows at every later step, mass lost in
   beta at every earlier one), else the sample is recomputed in log space;
 * forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
-  an O(S) beta sweep checks ``sum_s alpha_0(s) beta_0(s)`` against the likelihood first.
+  an O(S) beta sweep checks ``sum_s alpha_t(s) beta_t(s)`` against the likelihood first, at the
+  last step t before the first underflow (that alpha row is kept; it is exact).
 The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
 
 Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
@@ -39,7 +40,11 @@ written as soon as beta_t is known, so the fused call stores one alpha table per
 flight (one per thread); forward-only calls keep O(S) rows and an O(BLOCK_T * S) emission block.
 Samples are taken longest first (dynamic schedule); with fewer samples than threads, the
 gradient's exp(log_probs) rows are first written by all threads, then each sample's sweeps
-overwrite only its target classes.
+overwrite only its target classes, and forward-only calls split each sample (T >= SPLIT_MIN_T)
+into two tasks run concurrently: alpha over t <= mid and beta over t >= mid, each with O(S)
+state and its own underflow flags; log Z = log sum_s alpha_mid(s) beta_mid(s), taken by the task
+that finishes second (an atomic counter per sample), or the sequential sweep when a half
+underflowed, collapsed or met a NaN.
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
@@ -88,6 +93,9 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
 cdef enum:
     BLOCK_T = 16
     CHECK_EVERY = 16   # a power of two
+    # forward-only calls with fewer samples than threads split samples at least this long
+    # between two threads (alpha over the first half, beta over the second)
+    SPLIT_MIN_T = 64
 
 
 cdef inline double log_add(double a, double b) noexcept nogil:
@@ -156,7 +164,7 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     cdef const floating* row
     cdef double* ur
     cdef double* yr
-    cdef double m, v
+    cdef double m, v, lo
     cdef bint has_nan
     for r in range(n):
         row = lp + (t0 + r) * ts
@@ -166,19 +174,29 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     for r in range(n):
         ur = ec.u + r * U
         m = -INFINITY
+        lo = INFINITY
         has_nan = False
         for u in range(U):
             v = ur[u]
             has_nan = has_nan or v != v
             if v > m:
                 m = v
+            if v < lo and v > -INFINITY:
+                lo = v
         if has_nan:
             m = NAN
         elif m == -INFINITY:
             m = 0.0
         ec.m[r] = m
-        for u in range(U):
-            ur[u] = exp_d(ur[u] - m)
+        if floating is float and lo - m >= -64.0:
+            # float32 input, every finite emission within e^-64 of the step's maximum: the
+            # 4-wide single-precision exp gives each emission to ~|lp - m| * 2^-24 relative
+            # (no worse than the float32 input itself) and none underflows (-inf gives 0)
+            for u in range(U):
+                ur[u] = <double>f_exp(<float>(ur[u] - m))
+        else:
+            for u in range(U):
+                ur[u] = exp_d(ur[u] - m)
         yr = ec.y + r * (L + 2)
         yr[0] = ur[0]
         for j in range(L):
@@ -191,8 +209,12 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
 cdef extern from *:
     """
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+    static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
     """
     void fl_ctc_prefetch(const void* p) nogil
+    # increments *p atomically and returns the new value; acquire-release, so the task that
+    # arrives second sees everything the first one wrote before arriving
+    long long fl_ctc_arrive(long long* p) nogil
 
 
 cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, i64 t0,
@@ -320,9 +342,18 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
 cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
                            const double* skip, double* ra, double* rb, double* logscale,
                            double* table, Py_ssize_t row_len, double* flags, EmCache* ec,
-                           bint* ok) noexcept nogil:
+                           bint* ok, double* snap, i64* t_snap, double* ls_snap, i64 t_end,
+                           double* out_row) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
-    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse."""
+    NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse.
+
+    Forward only (``table`` NULL): the last row before the first underflow is copied to ``snap``
+    (step ``t_snap[0]``, log factor ``ls_snap[0]``; -1 when none), so the beta check sweep can stop
+    there instead of at t = 0: the rows up to it are exact.
+
+    ``out_row`` (or NULL; forward only): the sweep stops after step ``t_end - 1``, copies that row
+    to ``out_row`` and returns its log factor; ``ok`` is cleared when any state underflowed or the
+    row collapsed (the caller then runs the whole sample sequentially)."""
     cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
     cdef double *pe
     cdef double *po
@@ -332,7 +363,10 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     cdef double* y
     cdef i64 lost = 0
     cdef i64* lost_p = &lost if table == NULL else NULL
+    cdef double acc_prev, prod_prev
     ok[0] = True
+    if t_snap != NULL:
+        t_snap[0] = -1
     ec.n = 0
     m = emissions(lp, ts, cs, s, ec, 0, True, &y)
     if table != NULL:
@@ -351,7 +385,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     acc = m
     if logscale != NULL:
         logscale[0] = acc
-    for t in range(1, Tn):
+    for t in range(1, t_end):
         if M != M:
             ok[0] = True
             return NAN
@@ -359,6 +393,8 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             ok[0] = False
             return INFINITY
         c = 1.0 / M
+        acc_prev = acc     # the log factor of row t - 1, for the snapshot
+        prod_prev = prod
         # the row sums are multiplied up and their log taken only when the product leaves
         # [1e-150, 1e150] (a log per step would cost as much as a short lattice row)
         prod *= M
@@ -378,8 +414,19 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
+        if lost != 0 and t_snap != NULL and t_snap[0] < 0:
+            # first underflow at step t: row t - 1 is still exact
+            for j in range(2 * L + 4):
+                snap[j] = pe[j]
+            t_snap[0] = t - 1
+            ls_snap[0] = acc_prev + log_d(prod_prev)
     if M != M:
         return NAN
+    if out_row != NULL:
+        ok[0] = lost == 0 and M > COLLAPSE and not isinf(M)
+        for j in range(2 * L + 4):
+            out_row[j] = ne[j]
+        return acc + log_d(prod)
     total = ne[L]
     if L > 0:
         total = total + no[L - 1]
@@ -499,16 +546,40 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
     return True
 
 
+cdef bint beta_lost(const double* be, const double* bo, const double* ne, const double* no, const double* y,
+                    const double* skip, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi,
+                    double* flags) noexcept nogil:
+    """Whether a state of the new beta row went below TINY although one of its terms has
+    non-zero factors (its value was lost to underflow). A 0/1 map summed, so loops vectorise."""
+    cdef i64 j
+    for j in range(e_lo, e_hi + 1):
+        flags[j] = <double>(ne[j] < TINY) * (<double>(be[j] > 0) * <double>(y[0] > 0)
+                                             + <double>(bo[j] > 0) * <double>(y[1 + j] > 0))
+    if row_sum(flags, e_lo, e_hi) != 0:
+        return True
+    for j in range(o_lo, o_hi + 1):
+        flags[j] = <double>(no[j] < TINY) * (<double>(bo[j] > 0) * <double>(y[1 + j] > 0)
+                                             + <double>(be[j + 1] > 0) * <double>(y[0] > 0)
+                                             + skip[j + 1] * <double>(bo[j + 1] > 0) * <double>(y[2 + j] > 0))
+    return row_sum(flags, o_lo, o_hi) != 0
+
+
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
                           EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
-                          floating* g, Py_ssize_t gts) noexcept nogil:
+                          floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
+                          double ls_snap, double* out_row, double* out_ls) noexcept nogil:
     """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
     alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
 
     With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
-    ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state."""
+    ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state.
+
+    ``out_row`` (or NULL; forward only, the beta half of a sample split between two threads):
+    the sweep stops at t = ``t_snap``, copies beta_t to ``out_row`` with its log factor in
+    ``out_ls`` and returns True; False when a state underflowed (below TINY from non-zero
+    successors and emission) or a row collapsed."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
     cdef double *be
     cdef double *bo
@@ -536,7 +607,17 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     t = Tn - 1
     while True:
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-        if table == NULL:
+        if out_row != NULL:
+            if t == t_snap:
+                for j in range(2 * L + 4):
+                    out_row[j] = be[j]
+                out_ls[0] = blog + log_d(prod)
+                return True
+        elif table == NULL:
+            if t == t_snap:
+                # the exact alpha row saved before the forward sweep's first underflow
+                norm = row_dot(snap, be, e_lo, e_hi) + row_dot(snap + L + 3, bo, o_lo, o_hi)
+                return norm > 0.0 and not isinf(norm) and f_abs_d(ls_snap + blog + log_d(prod) + log_d(norm) - logz) <= tol
             if t == 0:
                 m = emissions(lp, ts, cs, s, ec, 0, False, &y)
                 norm = y[0] * be[0]
@@ -573,6 +654,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
             ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
         for j in range(o_lo, o_hi + 1):
             no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+        if out_row != NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi, acc):
+            return False
         M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
         # the next step reads up to two states below the band: they must be 0
         if e_lo >= 1:
@@ -688,7 +771,15 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
     cdef Py_ssize_t gts = N * C
     cdef bint want_grad = grad is not None
-    cdef bint split
+    cdef bint split, halves
+    cdef i64 half, mid, e_lo, e_hi, o_lo, o_hi, ntask
+    cdef double* hrow = NULL
+    cdef double* hls = NULL
+    cdef i64* hok = NULL
+    cdef i64* arrived = NULL
+    cdef double* ar
+    cdef double* br
+    cdef double norm
     cdef i64 Cw, r
     cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
     cdef Py_ssize_t row_len, buf_len
@@ -704,6 +795,9 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double *acc
     cdef double *logscale
     cdef double *table
+    cdef double *snap
+    cdef i64 t_snap
+    cdef double ls_snap
     cdef i64 *slot
     cdef i64 *slot_class
     cdef double logz, value
@@ -718,7 +812,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    buf_len = 5 * (Lmax + 3) + 2 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5)
+    buf_len = 5 * (Lmax + 3) + 3 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 2
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -735,6 +829,19 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n])
             else:
                 fill_rows(g0 + r * C, 0, 0, 1, C, 0.0)
+    # Forward only, fewer samples than threads: each sample long enough is two tasks, alpha over
+    # t <= mid and beta over t >= mid, run concurrently; log Z = log sum_s alpha_mid(s) beta_mid(s)
+    # (each half's row with its log factor). The task finishing second combines them; when a
+    # half saw an underflow, a collapse or a NaN, it runs the whole sample sequentially instead.
+    halves = not want_grad and N < n_threads
+    ntask = 2 * N if halves else N
+    if halves:
+        hrow = <double*> malloc(2 * N * (row_len + 1) * sizeof(double))
+        hls = <double*> malloc(2 * N * sizeof(double))
+        hok = <i64*> malloc(2 * N * sizeof(i64))
+        arrived = <i64*> malloc(N * sizeof(i64))
+        for n in range(N):
+            arrived[n] = 0
     with nogil, parallel(num_threads=n_threads):
         work = <double*> malloc(buf_len * sizeof(double))
         slot = <i64*> malloc(2 * (Lmax + 2) * sizeof(i64))
@@ -750,13 +857,17 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         rb = ra + row_len
         yu = rb + row_len + 1
         ec = make_cache(yu + (Lmax + 3), Lmax)
+        snap = yu + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 1
         slot_class = slot + (Lmax + 2)
-        for i in prange(N, schedule='dynamic'):
-            n = order[i]
+        for i in prange(ntask, schedule='dynamic'):
+            n = order[i // 2] if halves else order[i]
+            half = i % 2 if halves else 0
             L = target_lengths[n]
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
             s.C = C
+            if halves and half == 1 and (Tn < SPLIT_MIN_T or required_length(s.labels, L) > Tn):
+                continue    # not split: task 0 does the whole sample
             if want_grad and not split:
                 fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
             if Tn == 0:
@@ -770,12 +881,36 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 continue
             U = prepare(s.labels, L, blank, skip, slot, slot_class)
             s.U = U
+            if halves and Tn >= SPLIT_MIN_T:
+                mid = (Tn - 1) // 2
+                ar = hrow + 2 * n * (row_len + 1) + 1
+                br = ar + row_len + 1
+                if half == 0:
+                    hls[2 * n] = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, NULL,
+                                                NULL, row_len, acc, &ec, &ok, NULL, NULL, NULL, mid + 1, ar)
+                    hok[2 * n] = ok and hls[2 * n] == hls[2 * n]
+                else:
+                    hok[2 * n + 1] = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
+                                                     &ec, ra + 1, rb + 1, acc, NULL, NULL, row_len, 0.0, 0.0,
+                                                     NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1])
+                if fl_ctc_arrive(&arrived[n]) == 1:
+                    continue    # the other half combines
+                if hok[2 * n] and hok[2 * n + 1]:
+                    band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+                    norm = row_dot(ar, br, e_lo, e_hi) + row_dot(ar + L + 3, br + L + 3, o_lo, o_hi)
+                    # (products of two small row entries may underflow: only a sum far above
+                    # the underflow range is final)
+                    if norm > COLLAPSE and not isinf(norm):
+                        nll[n] = -(hls[2 * n] + hls[2 * n + 1] + log_d(norm))
+                        continue
             logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok)
+                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok,
+                                  NULL if want_grad else snap, &t_snap, &ls_snap, Tn, NULL)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
-                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts)
+                                     logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts,
+                                     snap, t_snap, ls_snap, NULL, NULL)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (table + 1) if want_grad else NULL, row_len)
@@ -792,3 +927,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             free(table)
         if logscale != NULL:
             free(logscale)
+    if halves:
+        free(hrow)
+        free(hls)
+        free(hok)
+        free(arrived)

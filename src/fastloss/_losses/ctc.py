@@ -11,10 +11,10 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array
-from ._common import finish_grad, get_num_threads
+from ._common import finish_grad, threads_for
 
 # Lattice cells (sum of input_length * (2 * target_length + 1)) below which one thread is faster.
-_PARALLEL_MIN_WORK = 32768
+
 
 
 def _lengths(value, name, batch):
@@ -140,9 +140,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
     work_cells = il * (2 * tl + 1)
     order = np.argsort(-work_cells, kind="stable").astype(np.int64)
-    threads = get_num_threads() if int(work_cells.sum()) >= _PARALLEL_MIN_WORK else 1
+    threads = threads_for(int(work_cells.sum()))
     if _grad is None or not _grad.wants("log_probs"):
-        threads = max(1, min(threads, N))  # (the gradient also splits its exp rows across threads)
+        # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
+        # threads; the gradient also splits its exp rows across threads
+        threads = max(1, min(threads, 2 * N))
 
     grad_out = None
     scales = None
