@@ -13,10 +13,6 @@ from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array
 from ._common import finish_grad, threads_for
 
-# Lattice cells (sum of input_length * (2 * target_length + 1)) below which one thread is faster.
-
-
-
 def _lengths(value, name, batch):
     """A length argument as an int64 vector of size ``batch`` (0-d allowed when batch == 1)."""
     arr = index_array(value, name)
@@ -140,7 +136,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
     work_cells = il * (2 * tl + 1)
     order = np.argsort(-work_cells, kind="stable").astype(np.int64)
-    threads = threads_for(int(work_cells.sum()))
+    threads = threads_for(int(work_cells.sum()))  # work: lattice cells, sum of T_n * (2 S_n + 1)
     if _grad is None or not _grad.wants("log_probs"):
         # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
         # threads; the gradient also splits its exp rows across threads
