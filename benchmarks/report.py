@@ -1,27 +1,34 @@
 """Turn a pytest-benchmark JSON run into a Markdown table of speed-ups (and a PNG chart).
 
-    python benchmarks/report.py RESULTS.json [--markdown OUT.md] [--png OUT.png]
+    python benchmarks/report.py RESULTS.json [MORE.json ...] [--markdown OUT.md] [--png OUT.png]
 
-For each group (loss x size): median times of each contender, then
+For each group (loss x size): median times of each contender (with several runs of the same
+benchmarks, the median over the runs of each run's median: shared machines are noisy), then
 ``forward speed-up = torch-forward / fastloss-forward``,
 ``grad speed-up = torch-forward+backward / fastloss-value_and_grad`` and, where the group has a
 floor, ``fastloss-forward / floor`` (1.0 = as fast as reading the inputs once).
 """
 import argparse
 import json
+import statistics
 import sys
 from collections import defaultdict
 
 
-def load(path):
-    with open(path) as f:
-        data = json.load(f)
-    groups = defaultdict(dict)
-    for bench in data["benchmarks"]:
-        info = bench.get("extra_info", {})
-        contender = info.get("contender") or bench["name"]
-        groups[bench["group"]][contender] = bench["stats"]["median"]
-    return data.get("machine_info", {}), groups
+def load(paths):
+    """``(machine_info, {group: {contender: median seconds}})`` over one or more runs."""
+    samples = defaultdict(lambda: defaultdict(list))
+    machine = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        machine = data.get("machine_info", machine)
+        for bench in data["benchmarks"]:
+            info = bench.get("extra_info", {})
+            contender = info.get("contender") or bench["name"]
+            samples[bench["group"]][contender].append(bench["stats"]["median"])
+    groups = {g: {c: statistics.median(v) for c, v in cs.items()} for g, cs in samples.items()}
+    return machine, groups, len(paths)
 
 
 def rows(groups):
@@ -50,9 +57,10 @@ def _x(v):
     return "" if v is None else f"{v:.2f}x"
 
 
-def markdown(machine, table):
+def markdown(machine, table, runs=1):
     cpu = machine.get("cpu", {}).get("brand_raw", "unknown CPU")
-    lines = [f"Machine: {cpu}; medians in ms.", "",
+    over = f", median over {runs} runs" if runs > 1 else ""
+    lines = [f"Machine: {cpu}; times are medians in ms{over}.", "",
              "| group | fastloss fwd | fastloss value_and_grad | torch fwd | torch fwd+bwd | fwd speed-up | grad speed-up | fwd / floor |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table:
@@ -87,13 +95,13 @@ def chart(table, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
+    parser.add_argument("results", nargs="+")
     parser.add_argument("--markdown", help="write the table here too")
     parser.add_argument("--png", help="write a bar chart here (needs matplotlib)")
     args = parser.parse_args(argv)
-    machine, groups = load(args.results)
+    machine, groups, runs = load(args.results)
     table = rows(groups)
-    text = markdown(machine, table)
+    text = markdown(machine, table, runs)
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:
