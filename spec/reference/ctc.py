@@ -76,6 +76,8 @@ def forward_backward(lp, target, blank=0):
     if np.isfinite(ll):
         for t in range(T):
             for s in range(S):
+                if lp[t, ext[s]] == -np.inf:
+                    continue  # a state this step cannot emit carries no posterior mass
                 v = alpha[t, s] + beta[t, s] - lp[t, ext[s]] - ll
                 if v > -np.inf:
                     post[t, ext[s]] += np.exp(v)
