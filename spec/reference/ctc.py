@@ -84,7 +84,9 @@ def forward_backward(lp, target, blank=0):
     return -ll, post
 
 
-def _samples(log_probs, targets, input_lengths, target_lengths):
+def split_samples(log_probs, targets, input_lengths, target_lengths):
+    """``(lp, il, tl, batched, [(log_probs_n[:T_n], target_n), ...])``: each sample's own slice,
+    from padded or concatenated targets."""
     lp = np.asarray(log_probs, dtype=np.float64)
     batched = lp.ndim == 3
     if not batched:
@@ -108,7 +110,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
              grad_output=None):
     """Loss and torch's gradient convention: d/d log_probs = scale * (exp(log_probs) - posterior),
     rows t >= input_length 0, nan rows for an infinite loss (0 with zero_infinity)."""
-    lp, il, tl, batched, samples = _samples(log_probs, targets, input_lengths, target_lengths)
+    lp, il, tl, batched, samples = split_samples(log_probs, targets, input_lengths, target_lengths)
     T, N, C = lp.shape
     nll = np.zeros(N)
     grads = np.zeros((T, N, C))
