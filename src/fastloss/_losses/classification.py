@@ -110,6 +110,22 @@ def _grad_setup(grad, reduction, loss_shape, denom, work, loss_name):
     return reduced_grad_scale(grad, scale, loss_name), None
 
 
+# Spatial positions per work item of the (N, C, S) kernels: classification.pyx's SBLOCK.
+SPATIAL_BLOCK = 256
+
+
+def _partial_sums(N, C, S, out, per_sample=False):
+    """The zeroed per-work-item loss sums the kernels fill: one per sample (row layout, or
+    ``per_sample``) or one per block of SPATIAL_BLOCK positions. With no classes no kernel runs
+    and a 'none' loss is all zeros."""
+    if C == 0:
+        if out is not None:
+            out[:] = 0
+        return np.zeros(1)
+    items = N if (S == 1 or per_sample) else N * ((S + SPATIAL_BLOCK - 1) // SPATIAL_BLOCK)
+    return np.zeros(max(items, 1))
+
+
 def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
     if reduction == "none":
         return finish_loss(out.reshape(loss_shape), out_dtype)
@@ -147,19 +163,14 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     kernels = _backend.kernels("classification", x)
     # nll's forward reads one entry per sample; its gradient writes them all
     threads = threads_for(N * S if kernel_name == "nll" and not want else N * C * S)
+    partial = _partial_sums(N, C, S, out, per_sample=kernel_name == "nll")
     if C == 0:
-        # no classes: every target was ignored (or the range check failed); nothing to read
-        partial = np.zeros(1)
-        if out is not None:
-            out[:] = 0
+        pass  # no classes: every target was ignored (or the range check failed); nothing to read
     elif kernel_name == "nll":
-        partial = np.zeros(max(N, 1))
         kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
     elif S == 1:
-        partial = np.zeros(max(N, 1))
         kernels.ce_index_rows(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
     else:
-        partial = np.zeros(max(N * ((S + 255) // 256), 1))
         kernels.ce_index_spatial(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
     loss = _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype)
     if grad is None:
@@ -260,15 +271,12 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     gy = np.empty((N, C, S), dtype=work) if want_y else None
     kernels = _backend.kernels("classification", x)
     threads = threads_for(N * C * S)
+    partial = _partial_sums(N, C, S, out)
     if C == 0:
-        partial = np.zeros(1)
-        if out is not None:
-            out[:] = 0
+        pass  # no classes: nothing to read
     elif S == 1:
-        partial = np.zeros(max(N, 1))
         kernels.ce_prob_rows(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
     else:
-        partial = np.zeros(max(N * ((S + 255) // 256), 1))
         kernels.ce_prob_spatial(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
     loss = _finish("cross_entropy", reduction, out, partial, denom, loss_shape, out_dtype)
     if grad is None:
