@@ -662,8 +662,10 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
         double[::1] partial, int n_threads):
     """nll_loss: loss = -w_t x_t (0 where ignored); the gradient is zero except -w_t at the target.
 
-    One sample per prange step: its loss terms are summed into ``partial[n]`` and its gradient
-    slab (C * S values) zeroed and written while it is in cache.
+    One sample per prange step: its loss terms are summed into ``partial[n]`` and its nonzero
+    gradient entries written. The gradient is zeroed first in one large memset per thread: at
+    that size libc streams the zeros past the cache (non-temporal stores), which halves the memory
+    traffic of this memory-bound gradient compared with a memset per row.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
     cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
@@ -677,7 +679,7 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     cdef floating* outb = NULL
     cdef double* pb = &partial[0]
     cdef double total, loss
-    cdef Py_ssize_t n, s
+    cdef Py_ssize_t n, s, k, lo, hi, chunk
     cdef int64_t ti
     if N == 0 or S == 0:
         return
@@ -688,10 +690,17 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
+    if want_grad:
+        chunk = (N + n_threads - 1) // n_threads
+        for k in prange(n_threads, nogil=True, schedule='static', num_threads=n_threads):
+            lo = k * chunk
+            hi = lo + chunk
+            if hi > N:
+                hi = N
+            if lo < hi:
+                memset(gb + lo * C * S, 0, (hi - lo) * C * S * sizeof(floating))
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
         total = 0
-        if want_grad:
-            memset(gb + n * C * S, 0, C * S * sizeof(floating))
         for s in range(S):
             ti = tb[n * S + s]
             if ti == ignore_index:
