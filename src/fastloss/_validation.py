@@ -135,9 +135,12 @@ def warn_if_sizes_differ(input, target, stacklevel=4):
         )
 
 
-def check_same_shape(a, b, name_a, name_b):
+def check_same_shape(a, b, name_a, name_b, loss_name=None, why=None):
+    """``b`` has ``a``'s shape, or a ValueError naming both (prefixed by the loss, with torch's reason)."""
     if tuple(a.shape) != tuple(b.shape):
-        raise ValueError(f"{name_b}.shape={tuple(b.shape)} must equal {name_a}.shape={tuple(a.shape)}")
+        prefix = f"{loss_name}: " if loss_name else ""
+        suffix = f" ({why})" if why else ""
+        raise ValueError(f"{prefix}{name_b}.shape={tuple(b.shape)} must equal {name_a}.shape={tuple(a.shape)}{suffix}")
 
 
 def check_ndim(arr, name, allowed):

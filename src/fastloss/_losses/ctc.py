@@ -11,7 +11,7 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array
-from ._common import finish_grad, threads_for
+from ._common import finish_grad, reduced_grad_scale, threads_for
 
 def _lengths(value, name, batch):
     """A length argument as an int64 vector of size ``batch`` (0-d allowed when batch == 1)."""
@@ -180,12 +180,7 @@ def _sample_grad_scales(grad, reduction, tl, N, batched):
         if tuple(go.shape) != (N,):
             raise ValueError(f"ctc_loss: grad_output.shape={tuple(go.shape)} must equal the loss's shape ({N},)")
         return np.ascontiguousarray(go, dtype=np.float64)
-    if go is None:
-        g = 1.0
-    else:
-        if go.size != 1 or go.ndim > 1:
-            raise ValueError(f"ctc_loss: grad_output must be a scalar for a reduced loss, got shape {tuple(go.shape)}")
-        g = float(go.reshape(()))
+    g = reduced_grad_scale(grad, 1.0, "ctc_loss")
     if reduction == "sum":
         return np.full(N, g)
     return g / (N * np.maximum(tl, 1).astype(np.float64))

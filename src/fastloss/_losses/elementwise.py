@@ -10,7 +10,7 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
-from .._validation import (as_bool, as_float, broadcast_shape, float_operands,
+from .._validation import (as_bool, as_float, broadcast_shape, check_same_shape, float_operands,
                            warn_if_sizes_differ)
 from ._common import (collapse_2d, finish_grad, per_element_grad_output, reduced_grad_scale, reduction_scale,
                       threads_for)
@@ -142,9 +142,8 @@ def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_d
     weight = arrays["weight"]
     if weight is None:
         return run_elementwise(name, kernel, _pair(arrays), originals, _PAIR, reduction, grad, out_dtype, params)
-    if tuple(weight.shape) != tuple(arrays["input"].shape):
-        raise ValueError(f"{name}: weight.shape={tuple(weight.shape)} must equal input.shape="
-                         f"{tuple(arrays['input'].shape)} (torch: weights and input must have the same size)")
+    check_same_shape(arrays["input"], weight, "input", "weight", name,
+                     "torch: weights and input must have the same size")
     scale = None
     if reduction == "mean" and weighted_mean:
         total_weight = float(np.sum(weight, dtype=np.float64))
@@ -298,9 +297,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, allow_integer=())
     x, w = arrays["input"], arrays["weight"]
-    if arrays["target"].shape != x.shape:
-        raise ValueError(f"binary_cross_entropy: target.shape={arrays['target'].shape} must equal input.shape="
-                         f"{x.shape} (torch refuses a target of another size)")
+    check_same_shape(x, arrays["target"], "input", "target", "binary_cross_entropy",
+                     "torch refuses a target of another size")
     _check_broadcasts_into(w, "weight", x.shape, "target")
     operands = _pair(arrays) + ([("weight", w)] if w is not None else [])
     return run_elementwise("binary_cross_entropy", "bce" if w is None else "bce_w", operands, originals, _PAIR,
@@ -323,9 +321,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     named = {"input": input, "target": target, "weight": weight, "pos_weight": pos_weight}
     reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce, allow_integer=())
     x = arrays["input"]
-    if arrays["target"].shape != x.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: target.shape={arrays['target'].shape} must equal "
-                         f"input.shape={x.shape}")
+    check_same_shape(x, arrays["target"], "input", "target", "binary_cross_entropy_with_logits")
     kernel = "bce_logits"
     operands = _pair(arrays)
     for name, suffix in (("weight", "_w"), ("pos_weight", "_pw")):
