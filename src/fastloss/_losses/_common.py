@@ -3,7 +3,7 @@ import numpy as np
 
 from .._threads import get_num_threads
 
-__all__ = ["get_num_threads", "threads_for", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
+__all__ = ["threads_for", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
            "finish_loss", "finish_grad", "reduction_scale"]
 
 
