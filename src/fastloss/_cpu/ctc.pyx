@@ -862,6 +862,11 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         for i in prange(ntask, schedule='dynamic'):
             n = order[i // 2] if halves else order[i]
             half = i % 2 if halves else 0
+            # Cython makes a variable thread-private only when the loop body assigns it; these
+            # are otherwise written only through pointers, so assign them here
+            t_snap = -1
+            ls_snap = 0.0
+            e_lo = e_hi = o_lo = o_hi = 0
             L = target_lengths[n]
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
