@@ -137,6 +137,8 @@ def extensions():
     exts = []
     for pyx in sorted(glob.glob(os.path.join(CPU_DIR, "*.pyx"))):
         name = os.path.splitext(os.path.relpath(pyx, "src"))[0].replace(os.sep, ".")
+        if pyx.endswith(tuple(f"_{isa}.pyx" for isa in ISA_VARIANTS)) and pyx not in variant_flags:
+            continue  # a variant copy left by an earlier build: without its flags it is not that variant
         exts.append(
             Extension(
                 name,

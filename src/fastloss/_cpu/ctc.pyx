@@ -69,12 +69,14 @@ cdef struct Sample:
     i64 C                # classes (row length)
     const i64* slot      # slot[j]: index of label j among the distinct classes
     const i64* slot_class  # the distinct classes, blank first
+    const i64* cls_col   # cls_col[u]: a column of the emission row holding class u
     i64 U                # how many
-    double* yu           # scratch: one emission per distinct class
+    double* ucls         # scratch: the distinct classes' emissions of one step (gradient sweep)
+    double* yrow         # scratch: one emission row (gradient sweep)
 
 
 cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
-                               double* yu) noexcept nogil:
+                               const i64* cls_col, double* ucls, double* yrow) noexcept nogil:
     cdef Sample s
     s.labels = labels
     s.L = L
@@ -83,8 +85,10 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     s.C = 0
     s.slot = slot
     s.slot_class = slot_class
+    s.cls_col = cls_col
     s.U = 0
-    s.yu = yu
+    s.ucls = ucls
+    s.yrow = yrow
     return s
 
 
@@ -96,6 +100,10 @@ cdef enum:
     # forward-only calls with fewer samples than threads split samples at least this long
     # between two threads (alpha over the first half, beta over the second)
     SPLIT_MIN_T = 64
+    # rows are prefetched this many steps ahead of the sweeps
+    PREFETCH_AHEAD = 6
+    # exp_row's padded tail block: one AVX-512 vector of floats
+    EXP_TAIL = 16
 
 
 cdef inline double log_add(double a, double b) noexcept nogil:
@@ -146,64 +154,93 @@ cdef inline i64 required_length(const i64* labels, i64 L) noexcept nogil:
 
 
 cdef struct EmCache:
-    double* u      # BLOCK_T x U: exp(log_prob - m) of the distinct classes
     double* y      # BLOCK_T x (L + 2): per state column: [blank, label 0..L-1, 0]
     double* m      # BLOCK_T shifts
     i64 t0         # first time step held
     i64 n          # how many
+    unsigned char* plain  # or NULL: plain[t] = whether step t passed the plain_exp_unsafe test (whole sample)
+
+
+cdef inline i64 plain_exp_unsafe(const double* v, i64 n, bint single) noexcept nogil:
+    """How many of a step's emission log-probs keep it from being taken as plain exp(log_prob),
+    unshifted: NaN, or an exp that is not a normal, finite number in the input's precision (-inf,
+    whose exp is 0 exactly, is fine). 0 for the common step. The forward (``fill_block``) decides
+    with this test and records its verdict (``EmCache.plain``); the gradient's backward sweep
+    follows it, so both sweeps see bit-identical emissions. (A count, not early exits: the loop
+    vectorises.)"""
+    cdef double lo = -87.0 if single else -708.0
+    cdef double hi = 88.0 if single else 709.0
+    cdef i64 u, bad = 0
+    for u in range(n):
+        bad += <i64>(v[u] != v[u]) + <i64>(v[u] > hi) + <i64>(v[u] < lo) * <i64>(v[u] > -INFINITY)
+    return bad
 
 
 cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, EmCache* ec, i64 t0,
                      i64 n) noexcept nogil:
-    """Emissions of time steps t0..t0+n-1: one tight gather over the rows (their cache misses
-    overlap), one exp per distinct class and step, then the per-label expansion.
+    """Emission rows of time steps t0..t0+n-1, per lattice column [blank, label 0..L-1, 0]: one
+    tight gather over the rows (their cache misses overlap), then one exp per column (a label's
+    exp per position, not per distinct class: an exp vectorises, an indirect expansion does not).
 
-    Each step is shifted by the maximum of its emissions (exp never overflows); a NaN makes the
-    whole step NaN (and so the sample's loss, as in torch); all -inf gives all 0."""
-    cdef i64 r, u, j, U = s.U, L = s.L
+    A step passing the ``plain_exp_unsafe`` test (the common case) gets exp(log_prob) in the
+    input's precision, shift 0. Any other step is shifted by the maximum of its emissions (exp
+    never overflows) and exponentiated in double; a NaN makes the whole step NaN (and so the
+    sample's loss, as in torch); all -inf gives all 0."""
+    cdef i64 r, j, L = s.L
     cdef const floating* row
-    cdef double* ur
     cdef double* yr
-    cdef double m, v, lo
-    cdef bint has_nan
+    cdef double m, v
+    cdef bint has_nan, plain
+    cdef Py_ssize_t blank_off = s.slot_class[0] * cs
     for r in range(n):
         row = lp + (t0 + r) * ts
-        ur = ec.u + r * U
-        for u in range(U):
-            ur[u] = row[s.slot_class[u] * cs]
-    for r in range(n):
-        ur = ec.u + r * U
-        m = -INFINITY
-        lo = INFINITY
-        has_nan = False
-        for u in range(U):
-            v = ur[u]
-            has_nan = has_nan or v != v
-            if v > m:
-                m = v
-            if v < lo and v > -INFINITY:
-                lo = v
-        if has_nan:
-            m = NAN
-        elif m == -INFINITY:
-            m = 0.0
-        ec.m[r] = m
-        if floating is float and lo - m >= -64.0:
-            # float32 input, every finite emission within e^-64 of the step's maximum: the
-            # 4-wide single-precision exp gives each emission to ~|lp - m| * 2^-24 relative
-            # (no worse than the float32 input itself) and none underflows (-inf gives 0)
-            for u in range(U):
-                ur[u] = <double>f_exp(<float>(ur[u] - m))
-        else:
-            for u in range(U):
-                ur[u] = exp_d(ur[u] - m)
         yr = ec.y + r * (L + 2)
-        yr[0] = ur[0]
+        yr[0] = row[blank_off]
         for j in range(L):
-            yr[1 + j] = ur[s.slot[j]]
+            yr[1 + j] = row[s.labels[j] * cs]
+    for r in range(n):
+        yr = ec.y + r * (L + 2)
+        plain = plain_exp_unsafe(yr, L + 1, sizeof(floating) == 4) == 0
+        if ec.plain != NULL:
+            ec.plain[t0 + r] = plain
+        if plain:
+            ec.m[r] = 0.0
+            for j in range(L + 1):
+                yr[j] = <double>f_exp(<floating>yr[j])
+        else:
+            m = -INFINITY
+            has_nan = False
+            for j in range(L + 1):
+                v = yr[j]
+                has_nan = has_nan or v != v
+                if v > m:
+                    m = v
+            if has_nan:
+                m = NAN
+            elif m == -INFINITY:
+                m = 0.0
+            ec.m[r] = m
+            for j in range(L + 1):
+                yr[j] = exp_d(yr[j] - m)
         yr[L + 1] = 0.0
     ec.t0 = t0
     ec.n = n
+
+
+cdef inline void row_emissions(const floating* lprow, Py_ssize_t cs, i64 C, Sample s, double scale,
+                               floating* grow, floating* erow, double* ucls, double* y) noexcept nogil:
+    """A gradient sweep's step that passed the ``plain_exp_unsafe`` test: ``erow[k] = exp(lp[k])``
+    and ``grow[k] = scale * erow[k]`` for every class (the gradient of the classes outside the
+    target), then the target's emissions, per class (``ucls``) and per column (``y``), from
+    ``erow`` (bit-identical to the forward's: no second gather and exp of them)."""
+    cdef i64 u, j
+    exp_row(lprow, cs, grow, C, scale, erow)
+    for u in range(s.U):
+        ucls[u] = erow[s.slot_class[u]]
+    y[0] = ucls[0]
+    for j in range(s.L):
+        y[1 + j] = erow[s.labels[j]]
+    y[s.L + 1] = 0.0
 
 
 cdef extern from *:
@@ -232,14 +269,24 @@ cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs,
             off += 64
 
 
+cdef inline void prefetch_ahead(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 t,
+                                bint forward) noexcept nogil:
+    """Ask for the row PREFETCH_AHEAD steps ahead of step t in the sweep's direction: one row per
+    step keeps a steady number of misses in flight (a block's worth at once overflows the
+    core's miss queue and the prefetches are dropped)."""
+    cdef i64 ta = t + PREFETCH_AHEAD if forward else t - PREFETCH_AHEAD
+    if 0 <= ta < s.Tn:
+        prefetch_rows(lp, ts, cs, s.C, ta, 1)
+
+
 cdef inline EmCache make_cache(double* buf, i64 Lmax) noexcept nogil:
     # returned by value: assigned inside the parallel block, the cache is thread-private
     cdef EmCache ec
-    ec.u = buf
-    ec.y = buf + BLOCK_T * (Lmax + 2)
+    ec.y = buf
     ec.m = ec.y + BLOCK_T * (Lmax + 2)
     ec.n = 0
     ec.t0 = 0
+    ec.plain = NULL
     return ec
 
 
@@ -251,15 +298,10 @@ cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, S
         if forward:
             t0 = t
             fill_block(lp, ts, cs, s, ec, t0, BLOCK_T if t0 + BLOCK_T <= s.Tn else s.Tn - t0)
-            if t0 + BLOCK_T < s.Tn:
-                prefetch_rows(lp, ts, cs, s.C, t0 + BLOCK_T,
-                              BLOCK_T if t0 + 2 * BLOCK_T <= s.Tn else s.Tn - t0 - BLOCK_T)
         else:
             t0 = t - BLOCK_T + 1 if t >= BLOCK_T - 1 else 0
             fill_block(lp, ts, cs, s, ec, t0, t - t0 + 1)
-            if t0 > 0:
-                prefetch_rows(lp, ts, cs, s.C, t0 - BLOCK_T if t0 >= BLOCK_T else 0,
-                              BLOCK_T if t0 >= BLOCK_T else t0)
+    prefetch_ahead(lp, ts, cs, s, t, forward)
     y[0] = ec.y + (t - ec.t0) * (s.L + 2)
     return ec.m[t - ec.t0]
 
@@ -488,44 +530,58 @@ cdef void fill_rows(floating* g, Py_ssize_t gts, i64 t0, i64 t1, i64 C, double v
             g[t * gts + k] = v
 
 
-cdef inline void exp_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale) noexcept nogil:
-    """grow[k] = scale * exp(lp[k]): the gradient of every class outside the target."""
-    cdef i64 k
+cdef inline void exp_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
+                         floating* erow) noexcept nogil:
+    """grow[k] = scale * exp(lp[k]): the gradient of every class outside the target; ``erow`` (or
+    NULL) receives exp(lp[k]). The last C % EXP_TAIL classes go through a padded block, so short
+    rows (C = 28) are vectorised whole instead of ending in scalar exps."""
+    cdef i64 k, k0 = C - C % EXP_TAIL
     cdef floating fs = <floating>scale
-    if cs == 1:
-        for k in range(C):
+    cdef floating e
+    cdef floating tail[EXP_TAIL]
+    if erow != NULL:
+        for k in range(k0):
+            e = f_exp(lprow[k * cs])
+            erow[k] = e
+            grow[k] = e * fs
+    elif cs == 1:
+        for k in range(k0):
             grow[k] = f_exp(lprow[k]) * fs
     else:
-        for k in range(C):
+        for k in range(k0):
             grow[k] = f_exp(lprow[k * cs]) * fs
+    if k0 == C:
+        return
+    for k in range(EXP_TAIL):
+        tail[k] = lprow[(k0 + k) * cs] if k0 + k < C else <floating>0.0
+    for k in range(EXP_TAIL):
+        tail[k] = f_exp(tail[k])
+    for k in range(C - k0):
+        grow[k0 + k] = tail[k] * fs
+    if erow != NULL:
+        for k in range(C - k0):
+            erow[k0 + k] = tail[k]
 
 
 cdef inline void write_grad_row(const floating* lprow, Py_ssize_t cs, floating* grow, i64 C, double scale,
-                                const double* acc, const i64* slot_class, i64 U, double inv_norm,
-                                const double* ucls, double em) noexcept nogil:
-    """grow[k] = scale * (exp(lp[k]) - posterior[k]); posterior classes in double.
-
-    ``ucls`` (or NULL): exp(lp - m) of the sample's classes from the emission cache, ``em`` = exp(m),
-    so their exp is not recomputed."""
+                                const double* acc, const i64* slot_class, i64 U) noexcept nogil:
+    """grow[k] = scale * (exp(lp[k]) - posterior[k]) (the log-space fallback's rows)."""
     cdef i64 k, u
-    cdef double e
-    exp_row(lprow, cs, grow, C, scale)
+    exp_row(lprow, cs, grow, C, scale, NULL)
     for u in range(U):
         k = slot_class[u]
-        if ucls != NULL:
-            e = ucls[u] * em
-        else:
-            e = exp_d(<double>lprow[k * cs])
-        grow[k] = <floating>(scale * (e - acc[u] * inv_norm))
+        grow[k] = <floating>(scale * (exp_d(<double>lprow[k * cs]) - acc[u]))
 
 
-cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const double* ae, const double* be,
+cdef inline bint posterior_row(const double* ae, const double* be,
                                const double* bo, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi, const i64* slot,
                                const i64* slot_class, i64 U, double* acc, double logscale, double logz, double tol,
-                               i64 C, double scale, floating* grow, const double* ucls, double em,
+                               double scale, floating* grow, const double* ucls, double em,
                                bint check) noexcept nogil:
-    """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient row; False
-    when sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
+    """gamma_t = alpha_t beta_t / sum, gathered per distinct class, then the gradient of the
+    target's classes, ``scale * (ucls[u] * em - gamma(u))`` (``ucls``: their emissions, shifted
+    by m, ``em`` = exp(m); the other classes' ``scale * exp(lp)`` is already written); False when
+    sum_s alpha_t(s) beta_t(s) (times its scales) is not Z."""
     cdef const double* ao = ae + L + 3
     cdef double norm, gb
     cdef i64 j, u
@@ -542,7 +598,9 @@ cdef inline bint posterior_row(const floating* lprow, Py_ssize_t cs, const doubl
         return False
     if check and not (f_abs_d(logscale + log_d(norm) - logz) <= tol):
         return False
-    write_grad_row(lprow, cs, grow, C, scale, acc, slot_class, U, 1.0 / norm, ucls, em)
+    norm = 1.0 / norm
+    for u in range(U):
+        grow[slot_class[u]] = <floating>(scale * (ucls[u] * em - acc[u] * norm))
     return True
 
 
@@ -569,8 +627,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                           EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
                           floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
-                          double ls_snap, double* out_row, double* out_ls) noexcept nogil:
-    """Beta sweep with two rows; writes the gradient rows t < Tn. False when a row's
+                          double ls_snap, double* out_row, double* out_ls, floating* erow) noexcept nogil:
+    """Beta sweep with two rows (``erow``: C scratch values, gradient sweeps with C > 0); writes the gradient rows t < Tn. False when a row's
     alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
 
     With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
@@ -590,6 +648,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     cdef double blog = 0.0, prod = 1.0, m, M, c, norm, ab, gb, tol, yb, w
     cdef bint check
     cdef double* y
+    cdef const double* u_t
     ec.n = 0
     tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
     be = ra
@@ -625,21 +684,33 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                     norm = norm + y[1] * bo[0]
                 return norm > 0.0 and not isinf(norm) and f_abs_d(m + blog + log_d(prod) + log_d(norm) - logz) <= tol
         else:
-            # posterior of row t (the emissions of step t are fetched first: their class exps
-            # give exp(lp) of those classes, and the beta step below uses them)
-            m = emissions(lp, ts, cs, s, ec, t, False, &y)
+            # the gradient row t: every class's scale * exp(lp) (by the sweep when C > 0, else
+            # already written); when the step passed the plain_exp_unsafe test, those exps are the
+            # target's emissions, else the emission cache gives them shifted
+            if C > 0 and ec.plain[t]:
+                prefetch_ahead(lp, ts, cs, s, t, False)
+                row_emissions(lp + t * ts, cs, C, s, scale, g + t * gts, erow, s.ucls, s.yrow)
+                y = s.yrow
+                m = 0.0
+                u_t = s.ucls
+            else:
+                m = emissions(lp, ts, cs, s, ec, t, False, &y)
+                for u in range(U):
+                    s.ucls[u] = y[s.cls_col[u]]
+                u_t = s.ucls
             # sum_s alpha_t beta_t = Z is checked every CHECK_EVERY steps and at t = 0 (mass
             # lost in alpha shows at every later step, mass lost in beta at every earlier one)
             check = (t & (CHECK_EVERY - 1)) == 0
-            if not posterior_row(lp + t * ts, cs, table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
+            if not posterior_row(table + t * row_len, be, bo, L, e_lo, e_hi, o_lo, o_hi, slot,
                                  slot_class, U, acc, (logscale[t] + blog + log_d(prod)) if check else 0.0,
-                                 logz, tol, C, scale, g + t * gts, ec.u + (t - ec.t0) * U, exp_d(m), check):
+                                 logz, tol, scale, g + t * gts, u_t, exp_d(m), check):
                 return False
         if t == 0:
             break
-        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
-        # beta_{t-1} from beta_t and the emissions at t, rescaled by the previous row sum
-        m = emissions(lp, ts, cs, s, ec, t, False, &y)
+        # beta_{t-1} from beta_t and the emissions at t (the gradient sweep has them already),
+        # rescaled by the previous row sum
+        if table == NULL:
+            m = emissions(lp, ts, cs, s, ec, t, False, &y)
         c = 1.0 / M
         blog += m
         prod *= M
@@ -712,7 +783,7 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
             v = ao[j] + bo[j] - logz
             if v > -INFINITY:
                 acc[slot[j]] += exp_d(v)
-        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U, 1.0, NULL, 0.0)
+        write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U)
         if t == 0:
             break
         ne = rb if be == ra else ra
@@ -733,25 +804,45 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         t -= 1
 
 
-cdef i64 prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class) noexcept nogil:
+cdef inline i64 lower_bound(const i64* a, i64 lo, i64 hi, i64 v) noexcept nogil:
+    """The first index in [lo, hi) of the sorted ``a`` whose value is not below v."""
+    cdef i64 mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef i64 prepare(const i64* labels, i64 L, i64 blank, double* skip, i64* slot, i64* slot_class,
+                 i64* cls_col) noexcept nogil:
     """skip[j] (label j may follow label j-2's state directly), and the distinct classes of the
-    sample: slot_class[0] = blank, slot[j] = the slot of label j; returns how many."""
-    cdef i64 j, u, n = 1
+    sample: slot_class[0] = blank, then the target's other classes in ascending order (the
+    gradient rows are then written front to back); slot[j] = the slot of label j; cls_col[u] = the
+    emission row's column of class u (0 for blank, 1 + its first position). Returns how many
+    distinct classes."""
+    cdef i64 j, u, n = 1, k
     slot_class[0] = blank
     for j in range(L + 2):
         skip[j] = 0.0
     for j in range(L):
         if j > 0 and labels[j] != labels[j - 1]:
             skip[j] = 1.0
-        slot[j] = -1
-        for u in range(n):
-            if slot_class[u] == labels[j]:
-                slot[j] = u
-                break
-        if slot[j] < 0:
-            slot_class[n] = labels[j]
-            slot[j] = n
-            n += 1
+        if labels[j] == blank:
+            continue
+        k = lower_bound(slot_class, 1, n, labels[j])
+        if k < n and slot_class[k] == labels[j]:
+            continue
+        for u in range(n, k, -1):
+            slot_class[u] = slot_class[u - 1]
+        slot_class[k] = labels[j]
+        n += 1
+    for j in range(L - 1, -1, -1):
+        slot[j] = 0 if labels[j] == blank else lower_bound(slot_class, 1, n, labels[j])
+        cls_col[slot[j]] = 1 + j
+    cls_col[0] = 0
     return n
 
 
@@ -790,16 +881,19 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double *y
     cdef double *ra
     cdef double *rb
-    cdef double *yu
+    cdef double *ucls
+    cdef double *yrow
     cdef double *skip
     cdef double *acc
     cdef double *logscale
     cdef double *table
+    cdef floating *erow
     cdef double *snap
     cdef i64 t_snap
     cdef double ls_snap
     cdef i64 *slot
     cdef i64 *slot_class
+    cdef i64 *cls_col
     cdef double logz, value
     cdef bint ok
     cdef Sample s
@@ -812,7 +906,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    buf_len = 5 * (Lmax + 3) + 3 * row_len + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 2
+    # per thread: y, skip, acc, ra, rb, ucls, the emission cache, snap, yrow (see below)
+    buf_len = 5 * (Lmax + 3) + 3 * row_len + BLOCK_T * (Lmax + 3) + 2
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -826,7 +921,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         for r in prange(T * N, nogil=True, schedule='static', num_threads=n_threads):
             n = r % N
             if r // N < input_lengths[n]:
-                exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n])
+                exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n], NULL)
             else:
                 fill_rows(g0 + r * C, 0, 0, 1, C, 0.0)
     # Forward only, fewer samples than threads: each sample long enough is two tasks, alpha over
@@ -844,10 +939,12 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             arrived[n] = 0
     with nogil, parallel(num_threads=n_threads):
         work = <double*> malloc(buf_len * sizeof(double))
-        slot = <i64*> malloc(2 * (Lmax + 2) * sizeof(i64))
+        slot = <i64*> malloc(3 * (Lmax + 2) * sizeof(i64))
         table = NULL
         logscale = NULL
+        erow = NULL
         if want_grad:
+            erow = <floating*> malloc((C + 1) * sizeof(floating))
             table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
             logscale = <double*> malloc((Tmax + 1) * sizeof(double))
         y = work
@@ -855,10 +952,14 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         acc = skip + (Lmax + 3)
         ra = acc + (Lmax + 3) + 1          # +1: od rows keep od[-1] before them
         rb = ra + row_len
-        yu = rb + row_len + 1
-        ec = make_cache(yu + (Lmax + 3), Lmax)
-        snap = yu + (Lmax + 3) + BLOCK_T * (2 * Lmax + 5) + 1
+        ucls = rb + row_len + 1
+        ec = make_cache(ucls + (Lmax + 3), Lmax)
+        if want_grad:
+            ec.plain = <unsigned char*> malloc(Tmax + 1)
+        snap = ucls + (Lmax + 3) + BLOCK_T * (Lmax + 3)
+        yrow = snap + row_len
         slot_class = slot + (Lmax + 2)
+        cls_col = slot_class + (Lmax + 2)
         for i in prange(ntask, schedule='dynamic'):
             n = order[i // 2] if halves else order[i]
             half = i % 2 if halves else 0
@@ -869,7 +970,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             e_lo = e_hi = o_lo = o_hi = 0
             L = target_lengths[n]
             Tn = input_lengths[n]
-            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, yu)
+            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow)
             s.C = C
             if halves and half == 1 and (Tn < SPLIT_MIN_T or required_length(s.labels, L) > Tn):
                 continue    # not split: task 0 does the whole sample
@@ -884,7 +985,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 if want_grad:
                     fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if zero_infinity else NAN)
                 continue
-            U = prepare(s.labels, L, blank, skip, slot, slot_class)
+            U = prepare(s.labels, L, blank, skip, slot, slot_class, cls_col)
             s.U = U
             if halves and Tn >= SPLIT_MIN_T:
                 mid = (Tn - 1) // 2
@@ -897,7 +998,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 else:
                     hok[2 * n + 1] = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
                                                      &ec, ra + 1, rb + 1, acc, NULL, NULL, row_len, 0.0, 0.0,
-                                                     NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1])
+                                                     NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1], NULL)
                 if fl_ctc_arrive(&arrived[n]) == 1:
                     continue    # the other half combines
                 if hok[2 * n] and hok[2 * n + 1]:
@@ -915,7 +1016,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
                                      logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts,
-                                     snap, t_snap, ls_snap, NULL, NULL)
+                                     snap, t_snap, ls_snap, NULL, NULL, erow)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (table + 1) if want_grad else NULL, row_len)
@@ -932,6 +1033,9 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             free(table)
         if logscale != NULL:
             free(logscale)
+        if erow != NULL:
+            free(erow)
+            free(ec.plain)
     if halves:
         free(hrow)
         free(hls)
