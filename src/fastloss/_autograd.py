@@ -79,10 +79,22 @@ def value_and_grad(fn, *args, grad_output=None, wrt=None, **kwargs):
         if unknown:
             raise ValueError(f"value_and_grad: wrt={wrt!r} names {unknown!r}, but {name} is differentiable "
                              f"only in {differentiable!r}")
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{name}: {exc}") from None
+    if "_grad" in kwargs:
+        _check_call(name, signature, args, kwargs)
     if grad_output is not None:
         grad_output = as_array(grad_output, "grad_output")
-    return impl(*bound.args, **bound.kwargs, _grad=GradRequest(grad_output, wrt))
+    try:
+        return impl(*args, **kwargs, _grad=GradRequest(grad_output, wrt))
+    except TypeError:
+        # binding the arguments (microseconds) is left to the failure path: it tells a call that
+        # does not match the signature from a TypeError the loss raised about a value
+        _check_call(name, signature, args, kwargs)
+        raise
+
+
+def _check_call(name, signature, args, kwargs):
+    """Raise TypeError naming the loss when ``args``/``kwargs`` do not fit its public signature."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{name}: {exc}") from None

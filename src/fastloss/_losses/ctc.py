@@ -159,7 +159,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     elif reduction == "sum":
         loss = nll.sum()
     else:
-        loss = (nll / np.maximum(tl, 1)).mean()
+        loss = (nll / np.maximum(tl, 1)).sum() / N
     loss = np.asarray(loss).astype(out_dtype)
     if _grad is None:
         return loss
