@@ -192,18 +192,29 @@ cdef void fill_block(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s,
     cdef double m, v
     cdef bint has_nan, plain
     cdef Py_ssize_t blank_off = s.slot_class[0] * cs
+    cdef i64 n_plain = 0
     for r in range(n):
         row = lp + (t0 + r) * ts
         yr = ec.y + r * (L + 2)
         yr[0] = row[blank_off]
         for j in range(L):
             yr[1 + j] = row[s.labels[j] * cs]
+        yr[L + 1] = 0.0
     for r in range(n):
-        yr = ec.y + r * (L + 2)
-        plain = plain_exp_unsafe(yr, L + 1, sizeof(floating) == 4) == 0
+        plain = plain_exp_unsafe(ec.y + r * (L + 2), L + 1, sizeof(floating) == 4) == 0
+        n_plain += plain
         if ec.plain != NULL:
             ec.plain[t0 + r] = plain
-        if plain:
+    if n_plain == n:
+        # the common block: one exp loop over all its rows (long and vectorised; the last
+        # column's exp(0) is reset to 0 below)
+        for j in range(n * (L + 2)):
+            ec.y[j] = <double>f_exp(<floating>ec.y[j])
+    for r in range(n):
+        yr = ec.y + r * (L + 2)
+        if n_plain == n:
+            ec.m[r] = 0.0
+        elif plain_exp_unsafe(yr, L + 1, sizeof(floating) == 4) == 0:
             ec.m[r] = 0.0
             for j in range(L + 1):
                 yr[j] = <double>f_exp(<floating>yr[j])
@@ -308,7 +319,7 @@ cdef inline double emissions(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, S
 
 cdef inline double alpha_step(const double* pe, const double* po, double* ne, double* no, const double* y,
                               const double* skip, double c, i64 L, i64 e_lo, i64 e_hi, i64 o_lo,
-                              i64 o_hi, i64* lost, double* flags) noexcept nogil:
+                              i64 o_hi, i64* lost) noexcept nogil:
     """One alpha step (rows with od[-1] at index -1 of ``po``/``no``); returns the row sum.
 
     ``lost`` (or NULL) counts states whose probability underflowed (below TINY although their
@@ -316,6 +327,7 @@ cdef inline double alpha_step(const double* pe, const double* po, double* ne, do
     The loops are pure maps (vectorised); the sum is taken afterwards with four accumulators."""
     cdef i64 j
     cdef double yb = y[0] * c, v, pre, yj
+    cdef i64 n_lost = 0
     no[-1] = 0.0
     if lost == NULL:
         for j in range(e_lo, e_hi + 1):
@@ -323,22 +335,20 @@ cdef inline double alpha_step(const double* pe, const double* po, double* ne, do
         for j in range(o_lo, o_hi + 1):
             no[j] = (po[j] + pe[j] + skip[j] * po[j - 1]) * (y[1 + j] * c)
     else:
-        # flags[j] = 1 where a state went below TINY from non-zero predecessors and emission
-        # (a double 0/1 map, so the loop stays vectorised), then summed
+        # count the states that went below TINY from non-zero predecessors and emission (an
+        # integer count, so the loops stay vectorised)
         for j in range(e_lo, e_hi + 1):
             pre = pe[j] + po[j - 1]
             v = pre * yb
             ne[j] = v
-            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yb > 0)
-        if row_sum(flags, e_lo, e_hi) != 0:
-            lost[0] += 1
+            n_lost += <i64>(v < TINY) * <i64>(pre > 0) * <i64>(yb > 0)
         for j in range(o_lo, o_hi + 1):
             pre = po[j] + pe[j] + skip[j] * po[j - 1]
             yj = y[1 + j] * c
             v = pre * yj
             no[j] = v
-            flags[j] = <double>(v < TINY) * <double>(pre > 0) * <double>(yj > 0)
-        if row_sum(flags, o_lo, o_hi) != 0:
+            n_lost += <i64>(v < TINY) * <i64>(pre > 0) * <i64>(yj > 0)
+        if n_lost != 0:
             lost[0] += 1
     # the next step reads one state above the band: it must be 0, not a stale value
     if e_hi + 1 <= L:
@@ -383,7 +393,7 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
 
 cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
                            const double* skip, double* ra, double* rb, double* logscale,
-                           double* table, Py_ssize_t row_len, double* flags, EmCache* ec,
+                           double* table, Py_ssize_t row_len, EmCache* ec,
                            bint* ok, double* snap, i64* t_snap, double* ls_snap, i64 t_end,
                            double* out_row) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
@@ -455,7 +465,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         if logscale != NULL and (t & (CHECK_EVERY - 1)) == 0:
             logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p, flags)
+        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p)
         if lost != 0 and t_snap != NULL and t_snap[0] < 0:
             # first underflow at step t: row t - 1 is still exact
             for j in range(2 * L + 4):
@@ -604,21 +614,16 @@ cdef inline bint posterior_row(const double* ae, const double* be,
 
 
 cdef bint beta_lost(const double* be, const double* bo, const double* ne, const double* no, const double* y,
-                    const double* skip, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi,
-                    double* flags) noexcept nogil:
+                    const double* skip, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi) noexcept nogil:
     """Whether a state of the new beta row went below TINY although one of its terms has
-    non-zero factors (its value was lost to underflow). A 0/1 map summed, so loops vectorise."""
-    cdef i64 j
+    non-zero factors (its value was lost to underflow). An integer count, so loops vectorise."""
+    cdef i64 j, n_lost = 0
     for j in range(e_lo, e_hi + 1):
-        flags[j] = <double>(ne[j] < TINY) * (<double>(be[j] > 0) * <double>(y[0] > 0)
-                                             + <double>(bo[j] > 0) * <double>(y[1 + j] > 0))
-    if row_sum(flags, e_lo, e_hi) != 0:
-        return True
+        n_lost += <i64>(ne[j] < TINY) * (<i64>(be[j] > 0) * <i64>(y[0] > 0) + <i64>(bo[j] > 0) * <i64>(y[1 + j] > 0))
     for j in range(o_lo, o_hi + 1):
-        flags[j] = <double>(no[j] < TINY) * (<double>(bo[j] > 0) * <double>(y[1 + j] > 0)
-                                             + <double>(be[j + 1] > 0) * <double>(y[0] > 0)
-                                             + skip[j + 1] * <double>(bo[j + 1] > 0) * <double>(y[2 + j] > 0))
-    return row_sum(flags, o_lo, o_hi) != 0
+        n_lost += <i64>(no[j] < TINY) * (<i64>(bo[j] > 0) * <i64>(y[1 + j] > 0) + <i64>(be[j + 1] > 0) * <i64>(y[0] > 0)
+                                         + <i64>(skip[j + 1] != 0) * <i64>(bo[j + 1] > 0) * <i64>(y[2 + j] > 0))
+    return n_lost != 0
 
 
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
@@ -724,7 +729,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
             ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
         for j in range(o_lo, o_hi + 1):
             no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
-        if out_row != NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi, acc):
+        if out_row != NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi):
             return False
         M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
         # the next step reads up to two states below the band: they must be 0
@@ -992,7 +997,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 br = ar + row_len + 1
                 if half == 0:
                     hls[2 * n] = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, NULL,
-                                                NULL, row_len, acc, &ec, &ok, NULL, NULL, NULL, mid + 1, ar)
+                                                NULL, row_len, &ec, &ok, NULL, NULL, NULL, mid + 1, ar)
                     hok[2 * n] = ok and hls[2 * n] == hls[2 * n]
                 else:
                     hok[2 * n + 1] = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
@@ -1009,7 +1014,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                         nll[n] = -(hls[2 * n] + hls[2 * n + 1] + log_d(norm))
                         continue
             logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, acc, &ec, &ok,
+                                  (table + 1) if want_grad else NULL, row_len, &ec, &ok,
                                   NULL if want_grad else snap, &t_snap, &ls_snap, Tn, NULL)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
