@@ -270,14 +270,15 @@ cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs,
     """Ask for the cache lines of rows t0..t0+n-1 (the next block) while this block is swept:
     a sample's rows are N * C elements apart, too far for the hardware prefetcher."""
     cdef i64 r
-    cdef Py_ssize_t off, nbytes = C * cs * sizeof(floating)
-    cdef const char* row
     for r in range(n):
-        row = <const char*>(lp + (t0 + r) * ts)
-        off = 0
-        while off < nbytes:
-            fl_ctc_prefetch(row + off)
-            off += 64
+        prefetch_bytes(<const char*>(lp + (t0 + r) * ts), C * cs * sizeof(floating))
+
+
+cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil:
+    cdef Py_ssize_t off = 0
+    while off < nbytes:
+        fl_ctc_prefetch(p + off)
+        off += 64
 
 
 cdef inline void prefetch_ahead(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 t,
@@ -691,6 +692,9 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
             # the gradient row t: every class's scale * exp(lp) (by the sweep when C > 0, else
             # already written); when the step passed the plain_exp_unsafe test, those exps are the
             # target's emissions, else the emission cache gives them shifted
+            if t >= 2:
+                # the alpha rows come back from L3 (written T steps ago): ask two rows ahead
+                prefetch_bytes(<const char*>(table + (t - 2) * row_len), (2 * L + 6) * sizeof(double))
             if C > 0 and ec.plain[t]:
                 prefetch_ahead(lp, ts, cs, s, t, False)
                 row_emissions(lp + t * ts, cs, C, s, scale, g + t * gts, erow, s.ucls, s.yrow)
