@@ -12,11 +12,15 @@ with ``skip_j`` = 1 when label j differs from label j-1. ``od`` buffers carry on
 (``od[-1]``) so no loop needs a special first element.
 
 Representation: probabilities in double, rescaled at every time step (each row is divided by
-its sum, folded into the next step's emissions, and the log of the factors is accumulated;
-emissions of a time step are shifted by their maximum log-probability before exp). This makes
-the recurrence plain multiply-adds (the log-space recurrence needs three transcendental
-functions per state and step). Emissions are gathered BLOCK_T steps at a time, one exp per
-distinct class of the target, then expanded per label. Only the reachable band of states is
+its sum, folded into the next step's emissions, and the log of the factors is accumulated).
+This makes the recurrence plain multiply-adds (the log-space recurrence needs three
+transcendental functions per state and step). Emissions are gathered BLOCK_T steps at a time,
+per lattice column (blank, label 0..L-1), and exponentiated in one vectorised loop: a step
+whose log-probs all have normal, finite exps in the input's precision (the common case) takes
+plain exp(log_prob) in that precision; any other step is shifted by its maximum and
+exponentiated in double. The forward records which steps were plain, and the gradient's beta
+sweep takes those steps' emissions from the exp of the whole row it computes for the gradient
+anyway (bit-identical values, no second gather). Only the reachable band of states is
 computed: states a path cannot have reached yet, and states from which the end can no longer be
 reached, are skipped.
 
