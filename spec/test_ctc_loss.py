@@ -361,6 +361,36 @@ def test_minus_1e4_log_probs_on_the_only_path_stay_finite():
     assert_close(grads["log_probs"], eg["log_probs"], "-1e4 gradient", rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gradient_with_steps_outside_exps_normal_range(dtype, threads):
+    """Steps whose target log-probs have no normal exp (-200, -800, 88.5) take shifted emissions while
+    the other steps take plain ones; every gradient entry, target class or not, must still be the
+    reference's (samples >= threads: each sweep writes whole gradient rows itself)."""
+    import fastloss
+
+    rng = np.random.default_rng(21)
+    T, N, C, S_ = 40, 4, 7, 5
+    lp = log_softmax(rng.standard_normal((T, N, C)))
+    lp[3:6, 0, 1:] = -200.0          # below exp's normal range (float32 and float64 alike)
+    lp[10:12, 1, 2] = -800.0         # below float64's normal range too
+    lp[20, 2, :] += 88.5 - lp[20, 2, :].max()  # above the plain range, exp still finite in float32
+    lp[7, 3, 3] = -np.inf
+    tg = np.array([[1, 2, 3, 1, 2], [2, 2, 4, 5, 6], [6, 5, 4, 3, 2], [1, 3, 5, 3, 1]])
+    il, tl = np.full(N, T), np.array([5, 5, 5, 5])
+    lp = lp.astype(dtype)
+    before = fastloss.get_num_threads()
+    try:
+        fastloss.set_num_threads(threads)
+        loss, grads = _vag(lp, tg, il, tl, reduction="sum")
+    finally:
+        fastloss.set_num_threads(before)
+    eloss, eg = ref.ctc_loss(lp.astype(np.float64), tg, il, tl, reduction="sum")
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-12)
+    assert_close(loss, eloss, "loss with out-of-range steps", **tol)
+    assert_close(grads["log_probs"], eg["log_probs"], "gradient with out-of-range steps", **tol)
+
+
 def test_minus_inf_log_probs_give_finite_loss_and_zero_gradient_there():
     rng = np.random.default_rng(8)
     lp = log_softmax(rng.standard_normal((8, 2, 5)))

@@ -104,8 +104,9 @@ cdef enum:
     # forward-only calls with fewer samples than threads split samples at least this long
     # between two threads (alpha over the first half, beta over the second)
     SPLIT_MIN_T = 64
-    # rows are prefetched this many steps ahead of the sweeps
-    PREFETCH_AHEAD = 6
+    # rows are prefetched this many steps ahead of the sweeps: a whole block, so every row of
+    # the next block has been asked for by the time that block is gathered
+    PREFETCH_AHEAD = BLOCK_T
     # exp_row's padded tail block: one AVX-512 vector of floats
     EXP_TAIL = 16
 
@@ -706,6 +707,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                 m = 0.0
                 u_t = s.ucls
             else:
+                if C > 0:
+                    exp_row(lp + t * ts, cs, g + t * gts, C, scale, NULL)
                 m = emissions(lp, ts, cs, s, ec, t, False, &y)
                 for u in range(U):
                     s.ucls[u] = y[s.cls_col[u]]
