@@ -505,6 +505,52 @@ def test_thread_count_does_not_change_results(N):
             assert_close(a, b, "threads", rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["random", "peaked", "minus_1e4_in_second_half", "minus_1e4_in_first_half",
+                                  "tight", "short_and_long"])
+def test_gradient_split_across_threads_matches_one_thread_and_reference(case, dtype):
+    """value_and_grad with fewer samples than threads: each long sample's alpha half (rows up to
+    mid, then the gradient above mid) and beta half (rows above mid, then the gradient up to mid)
+    run concurrently; a failed check falls back to the sequential sweep. Equal to one thread up to
+    rounding, and to the reference."""
+    import fastloss
+
+    rng = np.random.default_rng(15)
+    T, C, S_ = 600, 12, 50
+    scale = 8.0 if case == "peaked" else 1.5
+    lp = log_softmax(rng.standard_normal((T, 3, C)) * scale)
+    tg = rng.integers(1, C, (3, S_))
+    il, tl = np.array([T, T - 101, T - 7]), np.array([S_, S_ - 7, S_ - 20])
+    if case.startswith("minus_1e4"):
+        rows = slice(400, 410) if case.endswith("second_half") else slice(100, 110)
+        lp[rows, :, :] = -1e4
+        lp[rows, :, 0] = 0.0
+    if case == "tight":
+        il[0] = S_ + 5
+        tg[0] = np.arange(S_) % (C - 1) + 1
+    if case == "short_and_long":
+        il[1], tl[1] = 40, 15   # too short to split: one task does it whole
+    lp = lp.astype(dtype)
+    before = fastloss.get_num_threads()
+    try:
+        outs = {}
+        for n in (1, 2, 4):
+            fastloss.set_num_threads(n)
+            outs[n] = [_vag(lp[:, :k], tg[:k], il[:k], tl[:k], reduction="sum") for k in (1, 3)]
+    finally:
+        fastloss.set_num_threads(before)
+    tol = dict(rtol=1e-9, atol=1e-10) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-6)
+    for i, k in enumerate((1, 3)):
+        eloss, eg = ref.ctc_loss(lp[:, :k].astype(np.float64), tg[:k], il[:k], tl[:k], reduction="sum")
+        for n in (1, 2, 4):
+            loss, grads = outs[n][i]
+            assert np.isfinite(grads["log_probs"]).all()
+            assert_close(loss, outs[1][i][0], f"{case}: {n} threads vs 1, loss", **tol)
+            assert_close(grads["log_probs"], outs[1][i][1]["log_probs"], f"{case}: {n} threads vs 1", **tol)
+            assert_close(loss, eloss, f"{case}: {n} threads vs reference, loss", **tol)
+            assert_close(grads["log_probs"], eg["log_probs"], f"{case}: {n} threads vs reference", **tol)
+
+
 @pytest.mark.parametrize("case", ["random", "peaked", "minus_1e4_in_second_half", "tight"])
 def test_forward_split_across_threads_matches_one_thread_and_reference(case):
     """Forward only with fewer samples than threads: alpha over the first half and beta over the

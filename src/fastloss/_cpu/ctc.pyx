@@ -56,6 +56,9 @@ from libc.math cimport INFINITY, NAN, isinf
 
 from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
 
+cdef extern from "fastloss_omp.h" nogil:
+    int omp_get_num_threads()
+
 ctypedef long long i64
 
 # A row sum below this after one step means the step lost more than ~575 nats at once:
@@ -263,8 +266,17 @@ cdef extern from *:
     """
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
     static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
+    static inline void fl_ctc_wait_for(long long* p, long long v) {
+        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) {
+    #if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+    #endif
+        }
+    }
     """
     void fl_ctc_prefetch(const void* p) nogil
+    # spins until *p >= v (acquire: everything written before the arrivals that got it there is seen)
+    void fl_ctc_wait_for(long long* p, long long v) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
     long long fl_ctc_arrive(long long* p) nogil
@@ -632,22 +644,36 @@ cdef bint beta_lost(const double* be, const double* bo, const double* ne, const 
     return n_lost != 0
 
 
+cdef struct BetaHalf:
+    # a beta sweep's part in a gradient split between two threads (see ctc_loss)
+    const double* start_row   # or NULL: start at Tn - 1 with the end states; else at t_start from this row
+    i64 t_start
+    double start_log          # start_row's log factor
+    double* store             # or NULL: rows t > t_snap are stored here (row_len apart) ...
+    double* store_log         # ... with their log factors (rows t % CHECK_EVERY == 0 and Tn - 1)
+
+
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
                           EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
                           floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
-                          double ls_snap, double* out_row, double* out_ls, floating* erow) noexcept nogil:
+                          double ls_snap, double* out_row, double* out_ls, floating* erow,
+                          const BetaHalf* half) noexcept nogil:
     """Beta sweep with two rows (``erow``: C scratch values, gradient sweeps with C > 0); writes the gradient rows t < Tn. False when a row's
     alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
 
     With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
     ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state.
 
-    ``out_row`` (or NULL; forward only, the beta half of a sample split between two threads):
-    the sweep stops at t = ``t_snap``, copies beta_t to ``out_row`` with its log factor in
-    ``out_ls`` and returns True; False when a state underflowed (below TINY from non-zero
-    successors and emission) or a row collapsed."""
+    ``out_row`` (or NULL; the beta half of a sample split between two threads): the sweep stops
+    at t = ``t_snap``, copies beta_t to ``out_row`` with its log factor in ``out_ls`` and returns
+    True; False when a row collapsed or (forward only) a state underflowed (below TINY from
+    non-zero successors and emission).
+
+    ``half`` (or NULL): a gradient split's beta half: first (``half.store``) the rows above
+    ``t_snap`` are stored for the alpha half, then (``half.start_row``) the sweep resumes from
+    row ``t_snap`` down to 0 with the gradient, as a whole sample's would."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
     cdef double *be
     cdef double *bo
@@ -663,22 +689,33 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
     be = ra
     bo = be + L + 3
-    for j in range(L + 2):
-        be[j] = 0.0
-    for j in range(-1, L + 1):
-        bo[j] = 0.0
-    be[L] = 1.0
-    if L > 0:
-        bo[L - 1] = 1.0
+    t = Tn - 1
+    if half != NULL and half.start_row != NULL:
+        for j in range(-1, 2 * L + 5):
+            be[j] = half.start_row[j]
+        t = half.t_start
+        blog = half.start_log
+    else:
+        for j in range(L + 2):
+            be[j] = 0.0
+        for j in range(-1, L + 1):
+            bo[j] = 0.0
+        be[L] = 1.0
+        if L > 0:
+            bo[L - 1] = 1.0
     # the state above the last label is read (times 0) by every step: keep it 0 in both rows
     (rb + L + 3)[L] = 0.0
     M = 1.0
-    t = Tn - 1
     while True:
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        if half != NULL and half.store != NULL and t > t_snap:
+            for j in range(-1, 2 * L + 5):
+                (half.store + t * row_len)[j] = be[j]
+            if (t & (CHECK_EVERY - 1)) == 0 or t == Tn - 1:
+                half.store_log[t] = blog + log_d(prod)
         if out_row != NULL:
             if t == t_snap:
-                for j in range(2 * L + 4):
+                for j in range(-1, 2 * L + 5):
                     out_row[j] = be[j]
                 out_ls[0] = blog + log_d(prod)
                 return True
@@ -740,7 +777,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
             ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
         for j in range(o_lo, o_hi + 1):
             no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
-        if out_row != NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi):
+        if out_row != NULL and half == NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi):
             return False
         M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
         # the next step reads up to two states below the band: they must be 0
@@ -755,6 +792,57 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         be = ne
         bo = no
         t -= 1
+    return True
+
+
+cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, const double* skip,
+                              const i64* slot, const i64* slot_class, i64 U, EmCache* ec, double* ra, double* rb,
+                              double* acc, const double* arow, double lf, i64 mid, const double* btable,
+                              const double* blog, Py_ssize_t row_len, double logz, double scale, floating* g,
+                              Py_ssize_t gts) noexcept nogil:
+    """The alpha half of a gradient split between two threads, second part: from alpha row
+    ``mid`` (``arow``, log factor ``lf``) the sweep goes on over t = mid+1..Tn-1 with two rows,
+    each row's posterior taken against the beta row the other half stored (``btable``, log
+    factors ``blog``); writes the target classes of those gradient rows (the others are already
+    written). False when a row collapsed or a checked row's alpha-beta sum is not Z (checked
+    every CHECK_EVERY steps and at Tn - 1: mass this sweep loses shows there, mass the beta half
+    lost above ``mid`` shows at every row above the loss)."""
+    cdef i64 t, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
+    cdef const double* pe = arow
+    cdef const double* po = arow + L + 3
+    cdef double* ne
+    cdef double* no
+    cdef double* y
+    cdef double m, M, c, acc_log = lf, prod = 1.0
+    cdef double tol = 1e-10 + 1e-13 * (logz if logz > 0 else -logz)
+    cdef bint check
+    band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+    M = row_sum(pe, e_lo, e_hi) + row_sum(po, o_lo, o_hi)
+    ec.n = 0
+    for t in range(mid + 1, Tn):
+        c = 1.0 / M
+        prod *= M
+        if not (1e-150 < prod < 1e150):
+            acc_log += log_d(prod)
+            prod = 1.0
+        m = emissions(lp, ts, cs, s, ec, t, True, &y)
+        acc_log += m
+        ne = rb if pe == ra else ra
+        no = ne + L + 3
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, NULL)
+        if not (M > COLLAPSE) or isinf(M):
+            return False
+        for u in range(U):
+            s.ucls[u] = y[s.cls_col[u]]
+        check = (t & (CHECK_EVERY - 1)) == 0 or t == Tn - 1
+        if not posterior_row(ne, btable + t * row_len, btable + t * row_len + L + 3, L, e_lo, e_hi, o_lo, o_hi,
+                             slot, slot_class, U, acc,
+                             (acc_log + log_d(prod) + blog[t]) if check else 0.0, logz, tol, scale, g + t * gts,
+                             s.ucls, exp_d(m), check):
+            return False
+        pe = ne
+        po = no
     return True
 
 
@@ -902,6 +990,13 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef double *acc
     cdef double *logscale
     cdef double *table
+    cdef double *tab
+    cdef double *lsc
+    cdef double *stab = NULL
+    cdef double *slog = NULL
+    cdef int team
+    cdef bint split_here
+    cdef BetaHalf bh
     cdef floating *erow
     cdef double *snap
     cdef i64 t_snap
@@ -939,29 +1034,40 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n], NULL)
             else:
                 fill_rows(g0 + r * C, 0, 0, 1, C, 0.0)
-    # Forward only, fewer samples than threads: each sample long enough is two tasks, alpha over
-    # t <= mid and beta over t >= mid, run concurrently; log Z = log sum_s alpha_mid(s) beta_mid(s)
-    # (each half's row with its log factor). The task finishing second combines them; when a
-    # half saw an underflow, a collapse or a NaN, it runs the whole sample sequentially instead.
-    halves = not want_grad and N < n_threads
+    # Fewer samples than threads: each sample long enough is two tasks, alpha over t <= mid and
+    # beta over t >= mid, run concurrently (the team has at least two threads; pairs are handed
+    # out in order, so a task waiting for its partner never waits on a task nobody will run).
+    # Forward only: log Z = log sum_s alpha_mid(s) beta_mid(s) (each half's row with its log
+    # factor); the task finishing second combines them, or, when a half saw an underflow, a
+    # collapse or a NaN, runs the whole sample sequentially. Gradient: the sample's one table
+    # holds alpha rows 0..mid and beta rows mid+1..Tn-1; after both halves have stored theirs,
+    # the alpha half goes on over t > mid and the beta half over t <= mid, each writing the
+    # posterior rows against the other's stored rows; a failed check (or any failure) makes the
+    # task finishing second run the sample sequentially (with the same table).
+    halves = N < n_threads
     ntask = 2 * N if halves else N
     if halves:
         hrow = <double*> malloc(2 * N * (row_len + 1) * sizeof(double))
         hls = <double*> malloc(2 * N * sizeof(double))
-        hok = <i64*> malloc(2 * N * sizeof(i64))
-        arrived = <i64*> malloc(N * sizeof(i64))
-        for n in range(N):
+        hok = <i64*> malloc(4 * N * sizeof(i64))
+        arrived = <i64*> malloc(2 * N * sizeof(i64))
+        for n in range(2 * N):
             arrived[n] = 0
+        if want_grad:
+            stab = <double*> malloc(N * (Tmax * row_len + 1) * sizeof(double))
+            slog = <double*> malloc(2 * N * (Tmax + 1) * sizeof(double))
     with nogil, parallel(num_threads=n_threads):
         work = <double*> malloc(buf_len * sizeof(double))
         slot = <i64*> malloc(3 * (Lmax + 2) * sizeof(i64))
+        team = omp_get_num_threads()
         table = NULL
         logscale = NULL
         erow = NULL
         if want_grad:
             erow = <floating*> malloc((C + 1) * sizeof(floating))
-            table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
-            logscale = <double*> malloc((Tmax + 1) * sizeof(double))
+            if not halves:
+                table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
+                logscale = <double*> malloc((Tmax + 1) * sizeof(double))
         y = work
         skip = y + (Lmax + 3)
         acc = skip + (Lmax + 3)
@@ -987,8 +1093,12 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow)
             s.C = C
-            if halves and half == 1 and (Tn < SPLIT_MIN_T or required_length(s.labels, L) > Tn):
+            split_here = halves and team >= 2 and Tn >= SPLIT_MIN_T and required_length(s.labels, L) <= Tn
+            if halves and half == 1 and not split_here:
                 continue    # not split: task 0 does the whole sample
+            # the sample's alpha table and log factors: the thread's, or with halves the sample's
+            tab = (stab + n * (Tmax * row_len + 1)) if halves and want_grad else table
+            lsc = (slog + 2 * n * (Tmax + 1)) if halves and want_grad else logscale
             if want_grad and not split:
                 fill_rows(g0 + n * C, gts, Tn, T, C, 0.0)
             if Tn == 0:
@@ -1002,42 +1112,70 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 continue
             U = prepare(s.labels, L, blank, skip, slot, slot_class, cls_col)
             s.U = U
-            if halves and Tn >= SPLIT_MIN_T:
+            if split_here:
                 mid = (Tn - 1) // 2
                 ar = hrow + 2 * n * (row_len + 1) + 1
                 br = ar + row_len + 1
+                bh.start_row = NULL
+                bh.store = (tab + 1) if want_grad else NULL
+                bh.store_log = (lsc + Tmax + 1) if want_grad else NULL
                 if half == 0:
-                    hls[2 * n] = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, NULL,
-                                                NULL, row_len, &ec, &ok, NULL, NULL, NULL, mid + 1, ar)
+                    hls[2 * n] = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, lsc,
+                                                (tab + 1) if want_grad else NULL, row_len, &ec, &ok, NULL, NULL,
+                                                NULL, mid + 1, ar)
                     hok[2 * n] = ok and hls[2 * n] == hls[2 * n]
                 else:
                     hok[2 * n + 1] = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
                                                      &ec, ra + 1, rb + 1, acc, NULL, NULL, row_len, 0.0, 0.0,
-                                                     NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1], NULL)
-                if fl_ctc_arrive(&arrived[n]) == 1:
+                                                     NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1], NULL,
+                                                     &bh if want_grad else NULL)
+                if want_grad:
+                    fl_ctc_arrive(&arrived[2 * n])
+                    fl_ctc_wait_for(&arrived[2 * n], 2)
+                elif fl_ctc_arrive(&arrived[2 * n]) == 1:
                     continue    # the other half combines
-                if hok[2 * n] and hok[2 * n + 1]:
+                ok = hok[2 * n] and hok[2 * n + 1]
+                if ok:
                     band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
                     norm = row_dot(ar, br, e_lo, e_hi) + row_dot(ar + L + 3, br + L + 3, o_lo, o_hi)
                     # (products of two small row entries may underflow: only a sum far above
                     # the underflow range is final)
-                    if norm > COLLAPSE and not isinf(norm):
-                        nll[n] = -(hls[2 * n] + hls[2 * n + 1] + log_d(norm))
-                        continue
-            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, logscale,
-                                  (table + 1) if want_grad else NULL, row_len, &ec, &ok,
+                    ok = norm > COLLAPSE and not isinf(norm)
+                    logz = hls[2 * n] + hls[2 * n + 1] + log_d(norm) if ok else NAN
+                if want_grad:
+                    if ok and half == 0:
+                        ok = alpha_half_gradient(lp0 + n * ns, ts, cs, s, skip, slot, slot_class, U, &ec, ra + 1,
+                                                 rb + 1, acc, tab + 1 + mid * row_len, hls[2 * n], mid, tab + 1,
+                                                 lsc + Tmax + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+                    elif ok:
+                        bh.start_row = br
+                        bh.t_start = mid
+                        bh.start_log = hls[2 * n + 1]
+                        bh.store = NULL
+                        ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U, &ec,
+                                             ra + 1, rb + 1, acc, lsc, tab + 1, row_len, logz,
+                                             grad_scale[n], g0 + n * C, gts, NULL, -1, 0.0, NULL, NULL, erow, &bh)
+                    hok[2 * N + 2 * n + half] = ok
+                    if fl_ctc_arrive(&arrived[2 * n + 1]) == 1:
+                        continue    # the other half finishes the sample
+                    ok = hok[2 * N + 2 * n] and hok[2 * N + 2 * n + 1]
+                if ok:
+                    nll[n] = -logz
+                    continue
+            logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, lsc,
+                                  (tab + 1) if want_grad else NULL, row_len, &ec, &ok,
                                   NULL if want_grad else snap, &t_snap, &ls_snap, Tn, NULL)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
-                                     ra + 1, rb + 1, acc, logscale, (table + 1) if want_grad else NULL, row_len,
+                                     ra + 1, rb + 1, acc, lsc, (tab + 1) if want_grad else NULL, row_len,
                                      logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts,
-                                     snap, t_snap, ls_snap, NULL, NULL, erow)
+                                     snap, t_snap, ls_snap, NULL, NULL, erow, NULL)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
-                                   (table + 1) if want_grad else NULL, row_len)
+                                   (tab + 1) if want_grad else NULL, row_len)
                 if want_grad and logz > -INFINITY and logz == logz:
                     backward_log(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, ra + 1, rb + 1,
-                                 acc, table + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+                                 acc, tab + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
             nll[n] = -logz
             if want_grad and not (logz > -INFINITY and logz < INFINITY):
                 # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
@@ -1056,3 +1194,6 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         free(hls)
         free(hok)
         free(arrived)
+        if want_grad:
+            free(stab)
+            free(slog)
