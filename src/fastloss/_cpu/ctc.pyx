@@ -484,6 +484,9 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p)
+        if lost != 0 and out_row != NULL:
+            ok[0] = False   # a split half that underflowed: the sample goes sequential, at once
+            return NAN
         if lost != 0 and t_snap != NULL and t_snap[0] < 0:
             # first underflow at step t: row t - 1 is still exact
             for j in range(2 * L + 4):
@@ -1132,9 +1135,17 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 if want_grad:
                     fl_ctc_arrive(&arrived[2 * n])
                     fl_ctc_wait_for(&arrived[2 * n], 2)
+                    ok = hok[2 * n] and hok[2 * n + 1]
+                elif not hok[2 * n + half]:
+                    # this half failed: the first half to fail runs the sample sequentially now
+                    # (the other half, when it succeeds, arrives alone and leaves)
+                    if fl_ctc_arrive(&arrived[2 * n + 1]) != 1:
+                        continue
+                    ok = False
                 elif fl_ctc_arrive(&arrived[2 * n]) == 1:
-                    continue    # the other half combines
-                ok = hok[2 * n] and hok[2 * n + 1]
+                    continue    # the other half combines (or has failed and runs the sample)
+                else:
+                    ok = True   # both halves succeeded
                 if ok:
                     band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
                     norm = row_dot(ar, br, e_lo, e_hi) + row_dot(ar + L + 3, br + L + 3, o_lo, o_hi)
