@@ -42,13 +42,16 @@ Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(
 for t < input_length, 0 after. beta is swept backwards with two rows and the gradient row is
 written as soon as beta_t is known, so the fused call stores one alpha table per sample in
 flight (one per thread); forward-only calls keep O(S) rows and an O(BLOCK_T * S) emission block.
-Samples are taken longest first (dynamic schedule); with fewer samples than threads, the
-gradient's exp(log_probs) rows are first written by all threads, then each sample's sweeps
-overwrite only its target classes, and forward-only calls split each sample (T >= SPLIT_MIN_T)
-into two tasks run concurrently: alpha over t <= mid and beta over t >= mid, each with O(S)
-state and its own underflow flags; log Z = log sum_s alpha_mid(s) beta_mid(s), taken by the task
-that finishes second (an atomic counter per sample), or the sequential sweep when a half
-underflowed, collapsed or met a NaN.
+Samples are taken longest first (dynamic schedule). With fewer samples than threads, each
+sample (T >= SPLIT_MIN_T) is two tasks run concurrently, alpha over t <= mid and beta over
+t > mid (log Z = log sum_s alpha_mid(s) beta_mid(s)):
+* forward only, each half with O(S) state and its own underflow flags; the task finishing
+  second (an atomic counter per sample) combines them; a half that underflowed, collapsed or met
+  a NaN stops and runs the whole sample sequentially instead;
+* gradient: the gradient's exp(log_probs) rows are first written by all threads; the halves store
+  their rows in the sample's one table (alpha up to mid, beta above), wait for each other, then
+  each goes on through the other's rows, writing their posteriors (target classes only) against
+  the stored rows; any failed check sends the sample to the sequential sweep.
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free

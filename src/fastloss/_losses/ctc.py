@@ -139,7 +139,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     threads = threads_for(int(work_cells.sum()))  # work: lattice cells, sum of T_n * (2 S_n + 1)
     if _grad is None or not _grad.wants("log_probs"):
         # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
-        # threads; the gradient also splits its exp rows across threads
+        # threads (the gradient also splits its samples in halves, and its exp rows across all threads)
         threads = max(1, min(threads, 2 * N))
 
     grad_out = None
