@@ -179,8 +179,10 @@ cdef inline i64 plain_exp_unsafe(const double* v, i64 n, bint single) noexcept n
     with this test and records its verdict (``EmCache.plain``); the gradient's backward sweep
     follows it, so both sweeps see bit-identical emissions. (A count, not early exits: the loop
     vectorises.)"""
+    # (float32: exp in float, its range; float64: a row sum adds up to three times the largest
+    # emission, which must stay finite)
     cdef double lo = -87.0 if single else -708.0
-    cdef double hi = 88.0 if single else 709.0
+    cdef double hi = 88.0 if single else 700.0
     cdef i64 u, bad = 0
     for u in range(n):
         bad += <i64>(v[u] != v[u]) + <i64>(v[u] > hi) + <i64>(v[u] < lo) * <i64>(v[u] > -INFINITY)
@@ -287,8 +289,8 @@ cdef extern from *:
 
 cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, i64 t0,
                                i64 n) noexcept nogil:
-    """Ask for the cache lines of rows t0..t0+n-1 (the next block) while this block is swept:
-    a sample's rows are N * C elements apart, too far for the hardware prefetcher."""
+    """Ask for the cache lines of rows t0..t0+n-1: a sample's rows are N * C elements apart, too
+    far for the hardware prefetcher."""
     cdef i64 r
     for r in range(n):
         prefetch_bytes(<const char*>(lp + (t0 + r) * ts), C * cs * sizeof(floating))
@@ -304,8 +306,8 @@ cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil
 cdef inline void prefetch_ahead(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 t,
                                 bint forward) noexcept nogil:
     """Ask for the row PREFETCH_AHEAD steps ahead of step t in the sweep's direction: one row per
-    step keeps a steady number of misses in flight (a block's worth at once overflows the
-    core's miss queue and the prefetches are dropped)."""
+    step keeps few misses in flight, and every row of the next block has been asked for by the
+    time that block is gathered."""
     cdef i64 ta = t + PREFETCH_AHEAD if forward else t - PREFETCH_AHEAD
     if 0 <= ta < s.Tn:
         prefetch_rows(lp, ts, cs, s.C, ta, 1)
@@ -666,8 +668,9 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
                           floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
                           double ls_snap, double* out_row, double* out_ls, floating* erow,
                           const BetaHalf* half) noexcept nogil:
-    """Beta sweep with two rows (``erow``: C scratch values, gradient sweeps with C > 0); writes the gradient rows t < Tn. False when a row's
-    alpha-beta sum disagrees with log Z (lost mass): the caller recomputes in log space.
+    """Beta sweep with two rows; writes the gradient rows t < Tn (``erow``: C scratch values for
+    sweeps with C > 0, which write whole rows). False when a row's alpha-beta sum disagrees with
+    log Z (lost mass): the caller recomputes in log space.
 
     With ``table`` NULL (forward-only calls whose alpha sweep saw an underflow) it only checks
     ``sum_s alpha_0(s) beta_0(s)`` against log Z, with O(S) state.
