@@ -1047,12 +1047,12 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     # beta over t >= mid, run concurrently (the team has at least two threads; pairs are handed
     # out in order, so a task waiting for its partner never waits on a task nobody will run).
     # Forward only: log Z = log sum_s alpha_mid(s) beta_mid(s) (each half's row with its log
-    # factor); the task finishing second combines them, or, when a half saw an underflow, a
-    # collapse or a NaN, runs the whole sample sequentially. Gradient: the sample's one table
-    # holds alpha rows 0..mid and beta rows mid+1..Tn-1; after both halves have stored theirs,
-    # the alpha half goes on over t > mid and the beta half over t <= mid, each writing the
-    # posterior rows against the other's stored rows; a failed check (or any failure) makes the
-    # task finishing second run the sample sequentially (with the same table).
+    # factor), combined by the task finishing second; a half that sees an underflow, a collapse
+    # or a NaN stops, and the first to fail runs the whole sample sequentially. Gradient: the
+    # sample's one table holds alpha rows 0..mid and beta rows mid+1..Tn-1; after both halves
+    # have stored theirs, the alpha half goes on over t > mid and the beta half over t <= mid,
+    # each writing the posterior rows against the other's stored rows; a failed check (or any
+    # failure) makes the task finishing second run the sample sequentially (same table).
     halves = N < n_threads
     ntask = 2 * N if halves else N
     if halves:
