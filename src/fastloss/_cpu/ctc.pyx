@@ -403,6 +403,16 @@ cdef inline double row_dot(const double* a, const double* b, i64 lo, i64 hi) noe
     return (a0 + a1) + (a2 + a3)
 
 
+cdef inline void fold_row_sum(double M, double* log_factor, double* prod) noexcept nogil:
+    """A sweep's scale bookkeeping: the row sums are multiplied up in ``prod`` and its log moved
+    into ``log_factor`` only when the product leaves [1e-150, 1e150] (a log per step would cost as
+    much as a short lattice row); a row's log factor is ``log_factor + log(prod)``."""
+    prod[0] *= M
+    if not (1e-150 < prod[0] < 1e150):
+        log_factor[0] += log_d(prod[0])
+        prod[0] = 1.0
+
+
 cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64 Tn) noexcept nogil:
     cdef i64 j
     for j in range(L + 2):
@@ -470,12 +480,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         c = 1.0 / M
         acc_prev = acc     # the log factor of row t - 1, for the snapshot
         prod_prev = prod
-        # the row sums are multiplied up and their log taken only when the product leaves
-        # [1e-150, 1e150] (a log per step would cost as much as a short lattice row)
-        prod *= M
-        if not (1e-150 < prod < 1e150):
-            acc += log_d(prod)
-            prod = 1.0
+        fold_row_sum(M, &acc, &prod)
         pe = ne
         po = no
         if table != NULL:
@@ -774,10 +779,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
             m = emissions(lp, ts, cs, s, ec, t, False, &y)
         c = 1.0 / M
         blog += m
-        prod *= M
-        if not (1e-150 < prod < 1e150):
-            blog += log_d(prod)
-            prod = 1.0
+        fold_row_sum(M, &blog, &prod)
         ne = rb if be == ra else ra
         no = ne + L + 3
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
@@ -830,10 +832,7 @@ cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, 
     ec.n = 0
     for t in range(mid + 1, Tn):
         c = 1.0 / M
-        prod *= M
-        if not (1e-150 < prod < 1e150):
-            acc_log += log_d(prod)
-            prod = 1.0
+        fold_row_sum(M, &acc_log, &prod)
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
         acc_log += m
         ne = rb if pe == ra else ra
