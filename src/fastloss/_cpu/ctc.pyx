@@ -287,15 +287,6 @@ cdef extern from *:
     long long fl_ctc_arrive(long long* p) nogil
 
 
-cdef inline void prefetch_rows(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, i64 t0,
-                               i64 n) noexcept nogil:
-    """Ask for the cache lines of rows t0..t0+n-1: a sample's rows are N * C elements apart, too
-    far for the hardware prefetcher."""
-    cdef i64 r
-    for r in range(n):
-        prefetch_bytes(<const char*>(lp + (t0 + r) * ts), C * cs * sizeof(floating))
-
-
 cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil:
     cdef Py_ssize_t off = 0
     while off < nbytes:
@@ -305,12 +296,13 @@ cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil
 
 cdef inline void prefetch_ahead(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 t,
                                 bint forward) noexcept nogil:
-    """Ask for the row PREFETCH_AHEAD steps ahead of step t in the sweep's direction: one row per
-    step keeps few misses in flight, and every row of the next block has been asked for by the
-    time that block is gathered."""
+    """Ask for the row PREFETCH_AHEAD steps ahead of step t in the sweep's direction (a sample's
+    rows are N * C elements apart, too far for the hardware prefetcher): one row per step keeps
+    few misses in flight, and every row of the next block has been asked for by the time that
+    block is gathered."""
     cdef i64 ta = t + PREFETCH_AHEAD if forward else t - PREFETCH_AHEAD
     if 0 <= ta < s.Tn:
-        prefetch_rows(lp, ts, cs, s.C, ta, 1)
+        prefetch_bytes(<const char*>(lp + ta * ts), s.C * cs * sizeof(floating))
 
 
 cdef inline EmCache make_cache(double* buf, i64 Lmax) noexcept nogil:
@@ -403,6 +395,15 @@ cdef inline double row_dot(const double* a, const double* b, i64 lo, i64 hi) noe
     return (a0 + a1) + (a2 + a3)
 
 
+cdef inline double* next_row(double* table, i64 t, Py_ssize_t row_len, const double* prev, double* ra,
+                             double* rb) noexcept nogil:
+    """Where a sweep writes row t: the table's row t (or NULL table: the one of the two rotating
+    rows ``ra``/``rb`` that does not hold the previous row)."""
+    if table != NULL:
+        return table + t * row_len
+    return rb if prev == ra else ra
+
+
 cdef inline void fold_row_sum(double M, double* log_factor, double* prod) noexcept nogil:
     """A sweep's scale bookkeeping: the row sums are multiplied up in ``prod`` and its log moved
     into ``log_factor`` only when the product leaves [1e-150, 1e150] (a log per step would cost as
@@ -483,10 +484,7 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
         fold_row_sum(M, &acc, &prod)
         pe = ne
         po = no
-        if table != NULL:
-            ne = table + t * row_len
-        else:
-            ne = rb if pe == ra else ra
+        ne = next_row(table, t, row_len, pe, ra, rb)
         no = ne + L + 3
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
         acc += m
@@ -543,10 +541,7 @@ cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample
     for t in range(1, Tn):
         pe = ne
         po = no
-        if table != NULL:
-            ne = table + t * row_len
-        else:
-            ne = rb if pe == ra else ra
+        ne = next_row(table, t, row_len, pe, ra, rb)
         no = ne + L + 3
         no[-1] = -INFINITY
         ne[L + 1] = -INFINITY
@@ -780,7 +775,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         c = 1.0 / M
         blog += m
         fold_row_sum(M, &blog, &prod)
-        ne = rb if be == ra else ra
+        ne = next_row(NULL, t, row_len, be, ra, rb)
         no = ne + L + 3
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         yb = y[0] * c
@@ -835,7 +830,7 @@ cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, 
         fold_row_sum(M, &acc_log, &prod)
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
         acc_log += m
-        ne = rb if pe == ra else ra
+        ne = next_row(NULL, t, row_len, pe, ra, rb)
         no = ne + L + 3
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, NULL)
@@ -897,7 +892,7 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U)
         if t == 0:
             break
-        ne = rb if be == ra else ra
+        ne = next_row(NULL, t, row_len, be, ra, rb)
         no = ne + L + 3
         lb = <double>lp[t * ts + blank * cs]
         for j in range(L + 1):
