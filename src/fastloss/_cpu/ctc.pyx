@@ -425,11 +425,28 @@ cdef inline void alpha_first(double* ne, double* no, const double* y, i64 L, i64
         no[0] = y[1]
 
 
+cdef inline double join_at_mid(const double* arow, const double* brow, i64 L, i64 Tn, i64 mid, double la,
+                               double lb) noexcept nogil:
+    """log Z = la + lb + log sum_s alpha_mid(s) beta_mid(s), from alpha's and beta's row ``mid``
+    (scaled, with log factors ``la``, ``lb``); NaN when the sum is not far above the underflow
+    range (products of two small entries may underflow) or is infinite.
+
+    Every sample long enough to be split between two threads (``SPLIT_MIN_T``) takes its log Z
+    from here, whether or not it was split, so the loss does not depend on the thread count."""
+    cdef i64 e_lo, e_hi, o_lo, o_hi
+    cdef double norm
+    band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+    norm = row_dot(arow, brow, e_lo, e_hi) + row_dot(arow + L + 3, brow + L + 3, o_lo, o_hi)
+    if not (norm > COLLAPSE) or isinf(norm):
+        return NAN
+    return la + lb + log_d(norm)
+
+
 cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64 C, Sample s, i64 blank,
                            const double* skip, double* ra, double* rb, double* logscale,
                            double* table, Py_ssize_t row_len, EmCache* ec,
                            bint* ok, double* snap, i64* t_snap, double* ls_snap, i64 t_end,
-                           double* out_row) noexcept nogil:
+                           double* out_row, i64 t_mid, double* la_mid) noexcept nogil:
     """log Z by the scaled recurrence; ``table`` (or NULL) receives every row; ``logscale[t]`` (or
     NULL) the log factor with alpha_t = row_t * exp(logscale[t]). ``ok`` is cleared on collapse.
 
@@ -439,7 +456,9 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
 
     ``out_row`` (or NULL; forward only): the sweep stops after step ``t_end - 1``, copies that row
     to ``out_row`` and returns its log factor; ``ok`` is cleared when any state underflowed or the
-    row collapsed (the caller then runs the whole sample sequentially)."""
+    row collapsed (the caller then runs the whole sample sequentially).
+
+    ``la_mid`` (or NULL): receives row ``t_mid``'s log factor (for :func:`join_at_mid`)."""
     cdef i64 t, e_lo, e_hi, o_lo, o_hi, j, L = s.L, Tn = s.Tn
     cdef double *pe
     cdef double *po
@@ -492,6 +511,8 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
             logscale[t] = acc + log_d(prod)
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = alpha_step(pe, po, ne, no, y, skip, c, L, e_lo, e_hi, o_lo, o_hi, lost_p)
+        if t == t_mid and la_mid != NULL:
+            la_mid[0] = acc + log_d(prod)
         if lost != 0 and out_row != NULL:
             ok[0] = False   # a split half that underflowed: the sample goes sequential, at once
             return NAN
@@ -661,13 +682,26 @@ cdef struct BetaHalf:
     double* store_log         # ... with their log factors (rows t % CHECK_EVERY == 0 and Tn - 1)
 
 
+cdef inline BetaHalf make_beta_half(const double* start_row, i64 t_start, double start_log, double* store,
+                                    double* store_log) noexcept nogil:
+    # returned by value: the prange body assigns it whole, so Cython makes it thread-private (a
+    # struct only assigned member by member there stays shared between threads: a data race)
+    cdef BetaHalf h
+    h.start_row = start_row
+    h.t_start = t_start
+    h.start_log = start_log
+    h.store = store
+    h.store_log = store_log
+    return h
+
+
 cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                           const double* skip, const i64* slot, const i64* slot_class, i64 U,
                           EmCache* ec, double* ra, double* rb, double* acc, const double* logscale,
                           const double* table, Py_ssize_t row_len, double logz, double scale,
                           floating* g, Py_ssize_t gts, const double* snap, i64 t_snap,
                           double ls_snap, double* out_row, double* out_ls, floating* erow,
-                          const BetaHalf* half) noexcept nogil:
+                          const BetaHalf* half, i64 t_mid, double la_mid, double* logz_mid) noexcept nogil:
     """Beta sweep with two rows; writes the gradient rows t < Tn (``erow``: C scratch values for
     sweeps with C > 0, which write whole rows). False when a row's alpha-beta sum disagrees with
     log Z (lost mass): the caller recomputes in log space.
@@ -682,7 +716,10 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
 
     ``half`` (or NULL): a gradient split's beta half: first (``half.store``) the rows above
     ``t_snap`` are stored for the alpha half, then (``half.start_row``) the sweep resumes from
-    row ``t_snap`` down to 0 with the gradient, as a whole sample's would."""
+    row ``t_snap`` down to 0 with the gradient, as a whole sample's would.
+
+    ``logz_mid`` (or NULL; gradient sweeps): receives :func:`join_at_mid` at row ``t_mid``, with
+    alpha's log factor ``la_mid`` there (the table holds alpha's row)."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn, e_lo, e_hi, o_lo, o_hi
     cdef double *be
     cdef double *bo
@@ -715,8 +752,14 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     # the state above the last label is read (times 0) by every step: keep it 0 in both rows
     (rb + L + 3)[L] = 0.0
     M = 1.0
+    if half != NULL and half.start_row != NULL:
+        # the start row's sum scales the next row, as in a whole sweep (same rows, bit for bit)
+        band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        M = row_sum(be, e_lo, e_hi) + row_sum(bo, o_lo, o_hi)
     while True:
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
+        if t == t_mid and logz_mid != NULL:
+            logz_mid[0] = join_at_mid(table + t * row_len, be, L, Tn, t, la_mid, blog + log_d(prod))
         if half != NULL and half.store != NULL and t > t_snap:
             for j in range(-1, 2 * L + 5):
                 (half.store + t * row_len)[j] = be[j]
@@ -846,7 +889,8 @@ cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, 
             return False
         pe = ne
         po = no
-    return True
+    # the whole sweep's end check (forward_linear): a split sample fails wherever a whole one would
+    return pe[L] + (po[L - 1] if L > 0 else 0.0) >= COLLAPSE
 
 
 cdef inline double f_abs_d(double v) noexcept nogil:
@@ -976,7 +1020,10 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef i64* arrived = NULL
     cdef double* ar
     cdef double* br
-    cdef double norm
+    cdef double* mar
+    cdef double* mbr
+    cdef double la, lb, la_mid, logz_mid
+    cdef bint mid_form
     cdef i64 Cw, r
     cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
     cdef Py_ssize_t row_len, buf_len
@@ -1019,8 +1066,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         if input_lengths[n] > Tmax:
             Tmax = input_lengths[n]
     row_len = 2 * Lmax + 6
-    # per thread: y, skip, acc, ra, rb, ucls, the emission cache, snap, yrow (see below)
-    buf_len = 5 * (Lmax + 3) + 3 * row_len + BLOCK_T * (Lmax + 3) + 2
+    # per thread: y, skip, acc, ra, rb, ucls, the emission cache, snap, yrow, mar, mbr (see below)
+    buf_len = 5 * (Lmax + 3) + 5 * row_len + BLOCK_T * (Lmax + 3) + 5
     lp0 = &log_probs[0, 0, 0]
     tptr = &targets[0] if targets.shape[0] > 0 else NULL
     if want_grad:
@@ -1082,6 +1129,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             ec.plain = <unsigned char*> malloc(Tmax + 1)
         snap = ucls + (Lmax + 3) + BLOCK_T * (Lmax + 3)
         yrow = snap + row_len
+        mar = yrow + (Lmax + 3) + 1        # a forward-only sample's alpha and beta rows at mid
+        mbr = mar + row_len + 1            # (+1: backward_linear copies from od[-1])
         slot_class = slot + (Lmax + 2)
         cls_col = slot_class + (Lmax + 2)
         for i in prange(ntask, schedule='dynamic'):
@@ -1091,12 +1140,17 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             # are otherwise written only through pointers, so assign them here
             t_snap = -1
             ls_snap = 0.0
-            e_lo = e_hi = o_lo = o_hi = 0
+            la_mid = NAN
+            logz_mid = NAN
+            lb = 0.0
             L = target_lengths[n]
             Tn = input_lengths[n]
             s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow)
             s.C = C
-            split_here = halves and team >= 2 and Tn >= SPLIT_MIN_T and required_length(s.labels, L) <= Tn
+            # a sample this long takes log Z from its two halves joined at mid (join_at_mid), on
+            # one thread or split between two: the loss does not depend on the thread count
+            mid_form = Tn >= SPLIT_MIN_T and required_length(s.labels, L) <= Tn
+            split_here = halves and team >= 2 and mid_form
             if halves and half == 1 and not split_here:
                 continue    # not split: task 0 does the whole sample
             # the sample's alpha table and log factors: the thread's, or with halves the sample's
@@ -1115,23 +1169,22 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 continue
             U = prepare(s.labels, L, blank, skip, slot, slot_class, cls_col)
             s.U = U
+            mid = (Tn - 1) // 2
             if split_here:
-                mid = (Tn - 1) // 2
                 ar = hrow + 2 * n * (row_len + 1) + 1
                 br = ar + row_len + 1
-                bh.start_row = NULL
-                bh.store = (tab + 1) if want_grad else NULL
-                bh.store_log = (lsc + Tmax + 1) if want_grad else NULL
+                bh = make_beta_half(NULL, 0, 0.0, (tab + 1) if want_grad else NULL,
+                                    (lsc + Tmax + 1) if want_grad else NULL)
                 if half == 0:
                     hls[2 * n] = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, lsc,
                                                 (tab + 1) if want_grad else NULL, row_len, &ec, &ok, NULL, NULL,
-                                                NULL, mid + 1, ar)
+                                                NULL, mid + 1, ar, -1, NULL)
                     hok[2 * n] = ok and hls[2 * n] == hls[2 * n]
                 else:
                     hok[2 * n + 1] = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
                                                      &ec, ra + 1, rb + 1, acc, NULL, NULL, row_len, 0.0, 0.0,
                                                      NULL, 0, NULL, mid, 0.0, br, &hls[2 * n + 1], NULL,
-                                                     &bh if want_grad else NULL)
+                                                     &bh if want_grad else NULL, -1, 0.0, NULL)
                 if want_grad:
                     fl_ctc_arrive(&arrived[2 * n])
                     fl_ctc_wait_for(&arrived[2 * n], 2)
@@ -1147,25 +1200,19 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 else:
                     ok = True   # both halves succeeded
                 if ok:
-                    band(mid, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-                    norm = row_dot(ar, br, e_lo, e_hi) + row_dot(ar + L + 3, br + L + 3, o_lo, o_hi)
-                    # (products of two small row entries may underflow: only a sum far above
-                    # the underflow range is final)
-                    ok = norm > COLLAPSE and not isinf(norm)
-                    logz = hls[2 * n] + hls[2 * n + 1] + log_d(norm) if ok else NAN
+                    logz = join_at_mid(ar, br, L, Tn, mid, hls[2 * n], hls[2 * n + 1])
+                    ok = logz == logz
                 if want_grad:
                     if ok and half == 0:
                         ok = alpha_half_gradient(lp0 + n * ns, ts, cs, s, skip, slot, slot_class, U, &ec, ra + 1,
                                                  rb + 1, acc, tab + 1 + mid * row_len, hls[2 * n], mid, tab + 1,
                                                  lsc + Tmax + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
                     elif ok:
-                        bh.start_row = br
-                        bh.t_start = mid
-                        bh.start_log = hls[2 * n + 1]
-                        bh.store = NULL
+                        bh = make_beta_half(br, mid, hls[2 * n + 1], NULL, NULL)
                         ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U, &ec,
                                              ra + 1, rb + 1, acc, lsc, tab + 1, row_len, logz,
-                                             grad_scale[n], g0 + n * C, gts, NULL, -1, 0.0, NULL, NULL, erow, &bh)
+                                             grad_scale[n], g0 + n * C, gts, NULL, -1, 0.0, NULL, NULL, erow, &bh,
+                                             -1, 0.0, NULL)
                     hok[2 * N + 2 * n + half] = ok
                     if fl_ctc_arrive(&arrived[2 * n + 1]) == 1:
                         continue    # the other half finishes the sample
@@ -1173,14 +1220,30 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                 if ok:
                     nll[n] = -logz
                     continue
+            elif mid_form and not want_grad:
+                # forward only, not split: the same two halves one after the other (same checks,
+                # same log Z), then as a split sample that failed
+                la = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, NULL, NULL, row_len,
+                                    &ec, &ok, NULL, NULL, NULL, mid + 1, mar, -1, NULL)
+                if ok and la == la and backward_linear(lp0 + n * ns, ts, cs, s, blank, 0, skip, slot, slot_class, U,
+                                                       &ec, ra + 1, rb + 1, acc, NULL, NULL, row_len, 0.0, 0.0,
+                                                       NULL, 0, NULL, mid, 0.0, mbr, &lb, NULL, NULL, -1, 0.0, NULL):
+                    logz = join_at_mid(mar, mbr, L, Tn, mid, la, lb)
+                    if logz == logz:
+                        nll[n] = -logz
+                        continue
             logz = forward_linear(lp0 + n * ns, ts, cs, C, s, blank, skip, ra + 1, rb + 1, lsc,
                                   (tab + 1) if want_grad else NULL, row_len, &ec, &ok,
-                                  NULL if want_grad else snap, &t_snap, &ls_snap, Tn, NULL)
+                                  NULL if want_grad else snap, &t_snap, &ls_snap, Tn, NULL,
+                                  mid if want_grad and mid_form else -1, &la_mid)
             if want_grad and ok and logz == logz or not want_grad and not ok and logz == logz and logz < INFINITY:
                 ok = backward_linear(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, &ec,
                                      ra + 1, rb + 1, acc, lsc, (tab + 1) if want_grad else NULL, row_len,
                                      logz, grad_scale[n] if want_grad else 0.0, g0 + n * C, gts,
-                                     snap, t_snap, ls_snap, NULL, NULL, erow, NULL)
+                                     snap, t_snap, ls_snap, NULL, NULL, erow, NULL,
+                                     mid if want_grad and mid_form else -1, la_mid, &logz_mid)
+                if want_grad and ok and logz_mid == logz_mid:
+                    logz = logz_mid   # (as a split sample's)
             if not ok:
                 logz = forward_log(lp0 + n * ns, ts, cs, s, blank, skip, y, ra + 1, rb + 1,
                                    (tab + 1) if want_grad else NULL, row_len)
