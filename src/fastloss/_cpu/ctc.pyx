@@ -660,10 +660,38 @@ cdef inline bint posterior_row(const double* ae, const double* be,
     return True
 
 
+cdef inline bint beta_step(const double* be, const double* bo, double* ne, double* no, const double* y,
+                           const double* skip, double c, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi,
+                           bint count_lost) noexcept nogil:
+    """One beta step: row t-1 (``ne``/``no``) from row t and step t's emissions ``y``, rescaled by
+    ``c``. With ``count_lost`` (a forward-only half, which has no alpha to check against): True
+    when a state went below TINY although one of its terms has non-zero factors (its value was
+    lost to underflow). The pass counts states below TINY (vectorised); only a row that has some
+    (rare but for exact zeros) is checked term by term (``beta_lost``)."""
+    cdef i64 j, n_small = 0
+    cdef double yb = y[0] * c, v
+    if not count_lost:
+        # (the gradient's sweep: its alpha-beta checks catch lost mass; the branch stays out of the loops)
+        for j in range(e_lo, e_hi + 1):
+            ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
+        for j in range(o_lo, o_hi + 1):
+            no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+        return False
+    for j in range(e_lo, e_hi + 1):
+        v = yb * be[j] + (y[1 + j] * c) * bo[j]
+        ne[j] = v
+        n_small += <i64>(v < TINY)
+    for j in range(o_lo, o_hi + 1):
+        v = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
+        no[j] = v
+        n_small += <i64>(v < TINY)
+    return n_small != 0 and beta_lost(be, bo, ne, no, y, skip, e_lo, e_hi, o_lo, o_hi)
+
+
 cdef bint beta_lost(const double* be, const double* bo, const double* ne, const double* no, const double* y,
-                    const double* skip, i64 L, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi) noexcept nogil:
+                    const double* skip, i64 e_lo, i64 e_hi, i64 o_lo, i64 o_hi) noexcept nogil:
     """Whether a state of the new beta row went below TINY although one of its terms has
-    non-zero factors (its value was lost to underflow). An integer count, so loops vectorise."""
+    non-zero factors. An integer count, so the loops vectorise."""
     cdef i64 j, n_lost = 0
     for j in range(e_lo, e_hi + 1):
         n_lost += <i64>(ne[j] < TINY) * (<i64>(be[j] > 0) * <i64>(y[0] > 0) + <i64>(bo[j] > 0) * <i64>(y[1 + j] > 0))
@@ -727,7 +755,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
     cdef double *no
     cdef const double *ae
     cdef const double *ao
-    cdef double blog = 0.0, prod = 1.0, m, M, c, norm, ab, gb, tol, yb, w
+    cdef double blog = 0.0, prod = 1.0, m, M, c, norm, ab, gb, tol, w
     cdef bint check
     cdef double* y
     cdef const double* u_t
@@ -821,12 +849,7 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         ne = next_row(NULL, t, row_len, be, ra, rb)
         no = ne + L + 3
         band(t - 1, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
-        yb = y[0] * c
-        for j in range(e_lo, e_hi + 1):
-            ne[j] = yb * be[j] + (y[1 + j] * c) * bo[j]
-        for j in range(o_lo, o_hi + 1):
-            no[j] = (y[1 + j] * c) * bo[j] + yb * be[j + 1] + skip[j + 1] * (y[2 + j] * c) * bo[j + 1]
-        if out_row != NULL and half == NULL and beta_lost(be, bo, ne, no, y, skip, L, e_lo, e_hi, o_lo, o_hi):
+        if beta_step(be, bo, ne, no, y, skip, c, e_lo, e_hi, o_lo, o_hi, out_row != NULL and half == NULL):
             return False
         M = row_sum(ne, e_lo, e_hi) + row_sum(no, o_lo, o_hi)
         # the next step reads up to two states below the band: they must be 0
