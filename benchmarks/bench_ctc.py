@@ -1,4 +1,5 @@
-"""CTC loss: the issue's sizes (T, N, C, S), float32, forward and value_and_grad vs torch.
+"""CTC loss: the issue's sizes (T, N, C, S), float32 and float64, forward and value_and_grad vs
+torch, plus a tiny call (T=12, N=8, C=10, S=4) for the per-call overhead.
 
 Inputs as in torch's docs example: log_softmax of standard normal logits, padded targets drawn
 from the non-blank classes, full input lengths, target lengths between S/2 and S.
@@ -7,9 +8,10 @@ warp-ctc (the issue's further anchor) is not compared: it cannot be fetched or b
 import numpy as np
 import pytest
 
-from benchmarks.harness import CONTENDERS, run_contender
+from benchmarks.harness import CONTENDERS, DTYPES, as_dtype, group_name, run_contender
 
 SIZES = {
+    "tiny-12x8x10x4": (12, 8, 10, 4),
     "docs-50x16x20x30": (50, 16, 20, 30),
     "150x32x28x40": (150, 32, 28, 40),
     "500x32x29x120": (500, 32, 29, 120),
@@ -27,9 +29,10 @@ def ctc_inputs(T, N, C, S, seed=0):
     return (lp.astype(np.float32), targets, input_lengths, target_lengths)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("contender", CONTENDERS)
 @pytest.mark.parametrize("size", list(SIZES))
-def test_ctc_loss(benchmark, size, contender):
-    benchmark.group = f"ctc_loss-{size}"
-    args = ctc_inputs(*SIZES[size])
-    run_contender(benchmark, contender, "ctc_loss", args, {}, wrt=("log_probs",))
+def test_ctc_loss(benchmark, size, contender, dtype):
+    benchmark.group = group_name(f"ctc_loss-{size}", dtype)
+    args = as_dtype(ctc_inputs(*SIZES[size]), dtype)
+    run_contender(benchmark, contender, "ctc_loss", args, {}, wrt=("log_probs",), small=size.startswith("tiny"))

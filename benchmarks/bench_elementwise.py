@@ -1,9 +1,9 @@
-"""Elementwise losses: tiny (call overhead), 1M and 16.8M float32 elements, vs torch and the
-memory-bandwidth floor."""
+"""Elementwise losses: tiny (call overhead), 1M and 16.8M elements, float32 and float64, vs torch
+and the memory-bandwidth floor."""
 import numpy as np
 import pytest
 
-from benchmarks.harness import CONTENDERS, run_contender
+from benchmarks.harness import CONTENDERS, DTYPES, as_dtype, group_name, run_contender
 
 SIZES = {"tiny": (8, 10), "1M": (1024, 1024), "16.8M": (4096, 4096)}
 
@@ -45,12 +45,14 @@ CASES = [(size, contender) for size in SIZES for contender in CONTENDERS + ("flo
          if not (size == "tiny" and contender == "floor")]
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("size,contender", CASES)
 @pytest.mark.parametrize("loss", LOSSES)
-def test_elementwise(benchmark, loss, size, contender):
-    benchmark.group = f"{loss}-{size}"
+def test_elementwise(benchmark, loss, size, contender, dtype):
+    benchmark.group = group_name(f"{loss}-{size}", dtype)
     args, kwargs, wrt = _args(loss, SIZES[size], np.random.default_rng(0))
+    args = as_dtype(args, dtype)
     if contender == "floor":
         run_contender(benchmark, contender, loss, args, kwargs, floor_arrays=args[:2])
         return
-    run_contender(benchmark, contender, loss, args, kwargs, wrt=wrt)
+    run_contender(benchmark, contender, loss, args, kwargs, wrt=wrt, small=size == "tiny")

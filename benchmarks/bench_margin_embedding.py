@@ -1,4 +1,4 @@
-"""Margin and embedding losses vs torch, float32, value_and_grad vs torch forward+backward.
+"""Margin and embedding losses vs torch, float32 and float64, value_and_grad vs torch forward+backward.
 
 Sizes (issue 3): multi_margin 4096x1000, multilabel_margin 1024x1000 (each row: a random number
 of labels in [0, C/2], then -1; torch's kernel is O(labels x C) per row, ours O(C log C)),
@@ -8,14 +8,14 @@ the call overhead.
 import numpy as np
 import pytest
 
-from benchmarks.harness import CONTENDERS, run_contender
+from benchmarks.harness import CONTENDERS, DTYPES, as_dtype, group_name, run_contender
 
 SIZES = {
     "multi_margin_loss": {"tiny": (8, 10), "4096x1000": (4096, 1000)},
     "multilabel_margin_loss": {"tiny": (8, 10), "1024x1000": (1024, 1000)},
     "cosine_embedding_loss": {"tiny": (8, 10), "8192x512": (8192, 512)},
     "triplet_margin_loss": {"tiny": (8, 10), "8192x512": (8192, 512)},
-    "triplet_margin_with_distance_loss": {"8192x512": (8192, 512)},
+    "triplet_margin_with_distance_loss": {"tiny": (8, 10), "8192x512": (8192, 512)},
 }
 CASES = [(loss, size) for loss, sizes in SIZES.items() for size in sizes]
 
@@ -45,9 +45,10 @@ def _args(loss, shape, rng):
     return (x, x2, x3), {}, ("anchor", "positive", "negative")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("contender", CONTENDERS)
 @pytest.mark.parametrize("loss,size", CASES)
-def test_margin_embedding(benchmark, loss, size, contender):
-    benchmark.group = f"{loss}-{size}"
+def test_margin_embedding(benchmark, loss, size, contender, dtype):
+    benchmark.group = group_name(f"{loss}-{size}", dtype)
     args, kwargs, wrt = _args(loss, SIZES[loss][size], np.random.default_rng(0))
-    run_contender(benchmark, contender, loss, args, kwargs, wrt=wrt)
+    run_contender(benchmark, contender, loss, as_dtype(args, dtype), kwargs, wrt=wrt, small=size == "tiny")

@@ -2,8 +2,9 @@
 
     python benchmarks/report.py RESULTS.json [MORE.json ...] [--markdown OUT.md] [--png OUT.png]
 
-For each group (loss x size): median times of each contender (with several runs of the same
-benchmarks, the median over the runs of each run's median: shared machines are noisy), then
+For each group (loss x size): median times of each contender (for small calls, timed in batches,
+the best batch), with several runs of the same benchmarks the median over the runs (shared
+machines are noisy), then
 ``forward speed-up = torch-forward / fastloss-forward``,
 ``grad speed-up = torch-forward+backward / fastloss-value_and_grad`` and, where the group has a
 floor, ``fastloss-forward / floor`` (1.0 = as fast as reading the inputs once).
@@ -26,7 +27,9 @@ def load(paths):
         for bench in data["benchmarks"]:
             info = bench.get("extra_info", {})
             contender = info.get("contender") or bench["name"]
-            samples[bench["group"]][contender].append(bench["stats"]["median"])
+            # small calls were timed in batches: their best batch (a median is noise there)
+            stat = "min" if info.get("small") else "median"
+            samples[bench["group"]][contender].append(bench["stats"][stat])
     groups = {g: {c: statistics.median(v) for c, v in cs.items()} for g, cs in samples.items()}
     return machine, groups, len(paths)
 
@@ -50,7 +53,7 @@ def rows(groups):
 
 
 def _ms(v):
-    return "" if v is None else (f"{v * 1e3:.3f}" if v < 0.01 else f"{v * 1e3:.1f}")
+    return "" if v is None else (f"{v * 1e3:.4f}" if v < 1e-4 else f"{v * 1e3:.3f}" if v < 0.01 else f"{v * 1e3:.1f}")
 
 
 def _x(v):

@@ -39,3 +39,15 @@ def test_missing_contenders_leave_blank_cells(tmp_path):
     _, groups, _ = report.load([a])
     (row,) = report.rows(groups)
     assert row["fwd_speedup"] is None and row["grad_speedup"] is None
+
+
+def test_small_calls_report_their_best_batch(tmp_path):
+    data = {"machine_info": {}, "benchmarks": [
+        {"group": "mse_loss-tiny", "name": c, "extra_info": {"contender": c, "small": True},
+         "stats": {"median": 9e-6, "min": t}}
+        for c, t in {"fastloss-forward": 2e-6, "torch-forward": 4e-6}.items()]}
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(data))
+    _, groups, _ = report.load([str(path)])
+    (row,) = report.rows(groups)
+    assert row["fwd"] == 2e-6 and row["torch_fwd"] == 4e-6 and row["fwd_speedup"] == 2.0
