@@ -54,10 +54,11 @@ t > mid (log Z = log sum_s alpha_mid(s) beta_mid(s)):
   the stored rows; any failed check sends the sample to the sequential sweep.
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.math cimport INFINITY, NAN, isinf
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
+from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, sum_block, FlGuard, fl_guard_init, fl_guard_alloc,
+                            fl_guard_tick, fl_guard_stopped, fl_poll_mask, guard_raise)
 
 cdef extern from "fastloss_omp.h" nogil:
     int omp_get_num_threads()
@@ -83,10 +84,18 @@ cdef struct Sample:
     i64 U                # how many
     double* ucls         # scratch: the distinct classes' emissions of one step (gradient sweep)
     double* yrow         # scratch: one emission row (gradient sweep)
+    FlGuard* guard       # the call's stop flag: every sweep polls it (``polls``) and ends early when set
+    long long poll       # ... every poll + 1 time steps
+
+
+cdef inline bint polls(const Sample* s, i64 t) noexcept nogil:
+    """A sweep's check at step t: True when the call is stopping (out of memory or interrupted); the
+    sweep then returns at once (any value: the call raises). About every 64K lattice cells."""
+    return fl_guard_tick(s.guard, t, s.poll)
 
 
 cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
-                               const i64* cls_col, double* ucls, double* yrow) noexcept nogil:
+                               const i64* cls_col, double* ucls, double* yrow, FlGuard* guard) noexcept nogil:
     cdef Sample s
     s.labels = labels
     s.L = L
@@ -99,6 +108,8 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     s.U = 0
     s.ucls = ucls
     s.yrow = yrow
+    s.guard = guard
+    s.poll = fl_poll_mask(2 * L + 1)
     return s
 
 
@@ -269,22 +280,58 @@ cdef inline void row_emissions(const floating* lprow, Py_ssize_t cs, i64 C, Samp
 
 cdef extern from *:
     """
+    #if defined(_WIN32)
+    #include <windows.h>
+    static inline void fl_ctc_doze(void) { Sleep(0); }
+    #else
+    #include <time.h>
+    static inline void fl_ctc_doze(void) { struct timespec d = {0, 50000}; nanosleep(&d, NULL); }
+    #endif
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
     static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
-    static inline void fl_ctc_wait_for(long long* p, long long v) {
-        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) {
+    static inline long long fl_ctc_take(long long* p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+    /* One wait step: the master thread polls signals; after ~64K pauses (a few ms) the waiter
+     * dozes 50 us at a time instead (its partner may run for seconds, maybe on this very core). */
+    static inline int fl_ctc_wait_step(FlGuard* g, long long* spins) {
+        if (fl_guard_tick(g, (*spins)++, 1023))
+            return 1;
+        if (*spins > 65536)
+            fl_ctc_doze();
     #if defined(__x86_64__) || defined(__i386__)
+        else
             __builtin_ia32_pause();
     #endif
+        return 0;
+    }
+    static inline void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) {
+        long long spins = 0;
+        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v)
+            if (fl_ctc_wait_step(g, &spins))
+                return;
+    }
+    static inline void fl_ctc_leave(long long* left, int team, FlGuard* g) {
+        long long spins = 0;
+        if (omp_get_thread_num() != 0) {
+            __atomic_add_fetch(left, 1, __ATOMIC_RELEASE);
+            return;
         }
+        while (__atomic_load_n(left, __ATOMIC_ACQUIRE) < team - 1)
+            fl_ctc_wait_step(g, &spins);
     }
     """
     void fl_ctc_prefetch(const void* p) nogil
-    # spins until *p >= v (acquire: everything written before the arrivals that got it there is seen)
-    void fl_ctc_wait_for(long long* p, long long v) nogil
+    # spins until *p >= v (acquire: everything written before the arrivals that got it there is
+    # seen), or until the call stops (out of memory, interrupted: the caller checks the guard)
+    void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
     long long fl_ctc_arrive(long long* p) nogil
+    # the next task of the work queue *p (tasks are taken in order)
+    long long fl_ctc_take(long long* p) nogil
+    # the end of a thread's task loop: the others count themselves out in *left; the master thread
+    # (the only one that can run Python's signal handlers) waits there, polling, until all have left,
+    # instead of in OpenMP's barrier, so Ctrl-C is answered while another thread runs a long sample
+    void fl_ctc_leave(long long* left, int team, FlGuard* g) nogil
 
 
 cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil:
@@ -491,6 +538,9 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     if logscale != NULL:
         logscale[0] = acc
     for t in range(1, t_end):
+        if polls(&s, t):
+            ok[0] = False
+            return NAN
         if M != M:
             ok[0] = True
             return NAN
@@ -560,6 +610,8 @@ cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample
     if L > 0:
         no[0] = <double>lp[s.labels[0] * cs]
     for t in range(1, Tn):
+        if polls(&s, t):
+            return NAN
         pe = ne
         po = no
         ne = next_row(table, t, row_len, pe, ra, rb)
@@ -757,6 +809,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = row_sum(be, e_lo, e_hi) + row_sum(bo, o_lo, o_hi)
     while True:
+        if polls(&s, t):
+            return False
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         if t == t_mid and logz_mid != NULL:
             logz_mid[0] = join_at_mid(table + t * row_len, be, L, Tn, t, la_mid, blog + log_d(prod))
@@ -869,6 +923,8 @@ cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, 
     M = row_sum(pe, e_lo, e_hi) + row_sum(po, o_lo, o_hi)
     ec.n = 0
     for t in range(mid + 1, Tn):
+        if polls(&s, t):
+            return False
         c = 1.0 / M
         fold_row_sum(M, &acc_log, &prod)
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
@@ -921,6 +977,8 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         bo[L - 1] = 0.0
     t = Tn - 1
     while True:
+        if polls(&s, t):
+            return
         ae = table + t * row_len
         ao = ae + L + 3
         for u in range(U):
@@ -952,6 +1010,14 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         be = ne
         bo = no
         t -= 1
+
+
+cdef inline size_t table_len(i64 n, i64 Tmax, Py_ssize_t row_len) noexcept nogil:
+    """Doubles in n alpha tables of Tmax rows (+1: row 0's od[-1]); beyond any memory (or
+    overflowing), a size that fl_guard_alloc refuses."""
+    if <double>n * (<double>Tmax * row_len + 1) > 1e18:
+        return <size_t>-1
+    return n * (Tmax * row_len + 1)
 
 
 cdef inline i64 lower_bound(const i64* a, i64 lo, i64 hi, i64 v) noexcept nogil:
@@ -1058,8 +1124,12 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef bint ok
     cdef Sample s
     cdef EmCache ec
+    cdef FlGuard guard
+    cdef long long next_task = 0, left = 0
+    cdef long long poll_rows = fl_poll_mask(C)
     if N == 0:
         return
+    fl_guard_init(&guard)
     for n in range(N):
         if target_lengths[n] > Lmax:
             Lmax = target_lengths[n]
@@ -1079,6 +1149,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     Cw = 0 if split else C
     if split:
         for r in prange(T * N, nogil=True, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, r, poll_rows):
+                continue
             n = r % N
             if r // N < input_lengths[n]:
                 exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n], NULL)
@@ -1097,27 +1169,28 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     halves = N < n_threads
     ntask = 2 * N if halves else N
     if halves:
-        hrow = <double*> malloc(2 * N * (row_len + 1) * sizeof(double))
-        hls = <double*> malloc(2 * N * sizeof(double))
-        hok = <i64*> malloc(4 * N * sizeof(i64))
-        arrived = <i64*> malloc(2 * N * sizeof(i64))
-        for n in range(2 * N):
-            arrived[n] = 0
+        hrow = <double*> fl_guard_alloc(&guard, 2 * N * (row_len + 1), sizeof(double))
+        hls = <double*> fl_guard_alloc(&guard, 2 * N, sizeof(double))
+        hok = <i64*> fl_guard_alloc(&guard, 4 * N, sizeof(i64))
+        arrived = <i64*> fl_guard_alloc(&guard, 2 * N, sizeof(i64))
+        if arrived != NULL:
+            for n in range(2 * N):
+                arrived[n] = 0
         if want_grad:
-            stab = <double*> malloc(N * (Tmax * row_len + 1) * sizeof(double))
-            slog = <double*> malloc(2 * N * (Tmax + 1) * sizeof(double))
+            stab = <double*> fl_guard_alloc(&guard, table_len(N, Tmax, row_len), sizeof(double))
+            slog = <double*> fl_guard_alloc(&guard, 2 * N * (Tmax + 1), sizeof(double))
     with nogil, parallel(num_threads=n_threads):
-        work = <double*> malloc(buf_len * sizeof(double))
-        slot = <i64*> malloc(3 * (Lmax + 2) * sizeof(i64))
+        work = <double*> fl_guard_alloc(&guard, buf_len, sizeof(double))
+        slot = <i64*> fl_guard_alloc(&guard, 3 * (Lmax + 2), sizeof(i64))
         team = omp_get_num_threads()
         table = NULL
         logscale = NULL
         erow = NULL
         if want_grad:
-            erow = <floating*> malloc((C + 1) * sizeof(floating))
+            erow = <floating*> fl_guard_alloc(&guard, C + 1, sizeof(floating))
             if not halves:
-                table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
-                logscale = <double*> malloc((Tmax + 1) * sizeof(double))
+                table = <double*> fl_guard_alloc(&guard, table_len(1, Tmax, row_len), sizeof(double))
+                logscale = <double*> fl_guard_alloc(&guard, Tmax + 1, sizeof(double))
         y = work
         skip = y + (Lmax + 3)
         acc = skip + (Lmax + 3)
@@ -1126,14 +1199,20 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         ucls = rb + row_len + 1
         ec = make_cache(ucls + (Lmax + 3), Lmax)
         if want_grad:
-            ec.plain = <unsigned char*> malloc(Tmax + 1)
+            ec.plain = <unsigned char*> fl_guard_alloc(&guard, Tmax + 1, 1)
         snap = ucls + (Lmax + 3) + BLOCK_T * (Lmax + 3)
         yrow = snap + row_len
         mar = yrow + (Lmax + 3) + 1        # a forward-only sample's alpha and beta rows at mid
         mbr = mar + row_len + 1            # (+1: backward_linear copies from od[-1])
         slot_class = slot + (Lmax + 2)
         cls_col = slot_class + (Lmax + 2)
-        for i in prange(ntask, schedule='dynamic'):
+        # the tasks, in order, to whichever thread is free (a dynamic schedule, by hand: see fl_ctc_leave)
+        while True:
+            i = fl_ctc_take(&next_task)
+            if i >= ntask:
+                break
+            if fl_guard_tick(&guard, i, 0):
+                continue    # out of memory (some thread's buffers are NULL) or interrupted: the call raises
             n = order[i // 2] if halves else order[i]
             half = i % 2 if halves else 0
             # Cython makes a variable thread-private only when the loop body assigns it; these
@@ -1145,7 +1224,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             lb = 0.0
             L = target_lengths[n]
             Tn = input_lengths[n]
-            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow)
+            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow, &guard)
             s.C = C
             # a sample this long takes log Z from its two halves joined at mid (join_at_mid), on
             # one thread or split between two: the loss does not depend on the thread count
@@ -1187,7 +1266,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                                                      &bh if want_grad else NULL, -1, 0.0, NULL)
                 if want_grad:
                     fl_ctc_arrive(&arrived[2 * n])
-                    fl_ctc_wait_for(&arrived[2 * n], 2)
+                    fl_ctc_wait_for(&arrived[2 * n], 2, &guard)
                     ok = hok[2 * n] and hok[2 * n + 1]
                 elif not hok[2 * n + half]:
                     # this half failed: the first half to fail runs the sample sequentially now
@@ -1254,20 +1333,17 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             if want_grad and not (logz > -INFINITY and logz < INFINITY):
                 # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
                 fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if (zero_infinity and logz == -INFINITY) else NAN)
+        fl_ctc_leave(&left, team, &guard)
         free(work)
         free(slot)
-        if table != NULL:
-            free(table)
-        if logscale != NULL:
-            free(logscale)
-        if erow != NULL:
-            free(erow)
-            free(ec.plain)
-    if halves:
-        free(hrow)
-        free(hls)
-        free(hok)
-        free(arrived)
-        if want_grad:
-            free(stab)
-            free(slog)
+        free(table)
+        free(logscale)
+        free(erow)
+        free(ec.plain)
+    free(hrow)
+    free(hls)
+    free(hok)
+    free(arrived)
+    free(stab)
+    free(slog)
+    guard_raise(&guard)
