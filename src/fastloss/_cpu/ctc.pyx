@@ -34,7 +34,8 @@ by states lost to underflow):
 * forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
   an O(S) beta sweep checks ``sum_s alpha_t(s) beta_t(s)`` against the likelihood first, at the
   last step t before the first underflow (that alpha row is kept; it is exact).
-The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
+The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp,
+in branch-free loops that vectorise.
 
 Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
     grad[t, n, k] = scale_n * (exp(log_probs[t, n, k]) - sum_{s: label(s) = k} gamma_t(s)),
@@ -290,6 +291,26 @@ cdef extern from *:
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
     static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
     static inline long long fl_ctc_take(long long* p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+    /* The log-space sweeps' arithmetic, branch-free so that their loops vectorise. Selects that
+     * feed further arithmetic are done on the bits with integer operations: GCC (with its default
+     * -ftrapping-math) does not if-convert "c ? 0.0 : x" there, and SSE2 has no 64-bit integer
+     * compare, so "u != 0" is a sign bit: (u | -u) >> 63. */
+    static inline uint64_t fl_ctc_nonzero(uint64_t u) { return (uint64_t)0 - ((u | ((uint64_t)0 - u)) >> 63); }
+    /* log(exp(a) + exp(b)) as log_add computes it (max + log1p(exp(min - max)), the same bits),
+     * without its branches: two -inf give -inf (the shift is taken as 0, so no NaN appears), a
+     * NaN operand gives NaN. */
+    static inline double fl_ctc_lse2(double a, double b) {
+        double hi = a > b ? a : b;
+        double lo = a > b ? b : a;
+        uint64_t hb = fl_vm_bits(hi);
+        double base = fl_vm_double(hb & fl_ctc_nonzero(hb + 0x0010000000000000ull)); /* -inf -> 0 */
+        return hi + fl_log1p(fl_exp(lo - base));
+    }
+    /* v where skip != 0, else none */
+    static inline double fl_ctc_pick(double skip, double v, double none) {
+        uint64_t m = fl_ctc_nonzero(fl_vm_bits(skip));
+        return fl_vm_double((fl_vm_bits(v) & m) | (fl_vm_bits(none) & ~m));
+    }
     /* One wait step: the master thread polls signals; after ~64K pauses (a few ms) the waiter
      * dozes 50 us at a time instead (its partner may run for seconds, maybe on this very core). */
     static inline int fl_ctc_wait_step(FlGuard* g, long long* spins) {
@@ -323,6 +344,8 @@ cdef extern from *:
     # spins until *p >= v (acquire: everything written before the arrivals that got it there is
     # seen), or until the call stops (out of memory, interrupted: the caller checks the guard)
     void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) nogil
+    double lse2 "fl_ctc_lse2"(double a, double b) nogil
+    double pick_skip "fl_ctc_pick"(double skip, double v, double none) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
     long long fl_ctc_arrive(long long* p) nogil
@@ -590,16 +613,27 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     return acc + log_d(prod) + log_d(total)
 
 
+cdef inline void log_emissions(const floating* row, Py_ssize_t cs, Sample s, i64 blank, double* x) noexcept nogil:
+    """The log-space sweeps' emissions of one step: x[0] blank, x[1 + j] label j, x[L + 1] = -inf."""
+    cdef i64 j
+    x[0] = <double>row[blank * cs]
+    for j in range(s.L):
+        x[1 + j] = <double>row[s.labels[j] * cs]
+    x[s.L + 1] = -INFINITY
+
+
 cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
                         const double* skip, double* x, double* ra, double* rb, double* table,
                         Py_ssize_t row_len) noexcept nogil:
-    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside."""
+    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside.
+    ``x``: L + 2 scratch values (one step's emissions). Branch-free loops (lse2, selects of
+    operands), so they vectorise: the fallback costs a few times the linear sweep, not 10-30."""
     cdef i64 t, j, L = s.L, Tn = s.Tn
     cdef double *pe
     cdef double *po
     cdef double *ne
     cdef double *no
-    cdef double v
+    cdef double xb
     ne = table if table != NULL else ra
     no = ne + L + 3
     for j in range(L + 2):
@@ -619,13 +653,12 @@ cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample
         no[-1] = -INFINITY
         ne[L + 1] = -INFINITY
         no[L] = -INFINITY
+        log_emissions(lp + t * ts, cs, s, blank, x)
+        xb = x[0]
         for j in range(L + 1):
-            ne[j] = log_add(pe[j], po[j - 1]) + <double>lp[t * ts + blank * cs]
+            ne[j] = lse2(pe[j], po[j - 1]) + xb
         for j in range(L):
-            v = log_add(po[j], pe[j])
-            if skip[j] != 0.0:
-                v = log_add(v, po[j - 1])
-            no[j] = v + <double>lp[t * ts + s.labels[j] * cs]
+            no[j] = lse2(lse2(po[j], pe[j]), pick_skip(skip[j], po[j - 1], -INFINITY)) + x[1 + j]
     if L > 0:
         return log_add(ne[L], no[L - 1])
     return ne[L]
@@ -956,8 +989,10 @@ cdef inline double f_abs_d(double v) noexcept nogil:
 cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                        const double* skip, const i64* slot, const i64* slot_class, i64 U,
                        double* ra, double* rb, double* acc, const double* table, Py_ssize_t row_len,
-                       double logz, double scale, floating* g, Py_ssize_t gts) noexcept nogil:
-    """The log-space beta sweep of the fallback (table holds log alpha)."""
+                       double logz, double scale, floating* g, Py_ssize_t gts, double* x,
+                       double* post) noexcept nogil:
+    """The log-space beta sweep of the fallback (table holds log alpha). ``x``: L + 2 scratch
+    values, ``post``: 2L + 1 (one row's posteriors). Branch-free loops, as forward_log."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn
     cdef double *be
     cdef double *bo
@@ -965,7 +1000,7 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
     cdef double *no
     cdef const double *ae
     cdef const double *ao
-    cdef double lb, v, pb
+    cdef double xb
     be = ra
     bo = be + L + 3
     for j in range(L + 2):
@@ -981,32 +1016,31 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
             return
         ae = table + t * row_len
         ao = ae + L + 3
+        # gamma_t per state (exp(-inf) = 0: unreachable states add nothing), summed per class
+        for j in range(L + 1):
+            post[j] = exp_d(ae[j] + be[j] - logz)
+        for j in range(L):
+            post[L + 1 + j] = exp_d(ao[j] + bo[j] - logz)
         for u in range(U):
             acc[u] = 0.0
         for j in range(L + 1):
-            v = ae[j] + be[j] - logz
-            if v > -INFINITY:
-                acc[0] += exp_d(v)
+            acc[0] += post[j]
         for j in range(L):
-            v = ao[j] + bo[j] - logz
-            if v > -INFINITY:
-                acc[slot[j]] += exp_d(v)
+            acc[slot[j]] += post[L + 1 + j]
         write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U)
         if t == 0:
             break
         ne = next_row(NULL, t, row_len, be, ra, rb)
         no = ne + L + 3
-        lb = <double>lp[t * ts + blank * cs]
+        log_emissions(lp + t * ts, cs, s, blank, x)
+        xb = x[0]
+        # (bo[L] = -inf and x[L + 1] = -inf: the last blank has no label after it; skip[L] = 0)
         for j in range(L + 1):
-            v = be[j] + lb
-            if j < L:
-                v = log_add(v, bo[j] + <double>lp[t * ts + s.labels[j] * cs])
-            ne[j] = v
+            ne[j] = lse2(be[j] + xb, bo[j] + x[1 + j])
         for j in range(L):
-            v = log_add(bo[j] + <double>lp[t * ts + s.labels[j] * cs], be[j + 1] + lb)
-            if j + 1 < L and skip[j + 1] != 0.0:
-                v = log_add(v, bo[j + 1] + <double>lp[t * ts + s.labels[j + 1] * cs])
-            no[j] = v
+            no[j] = lse2(lse2(bo[j] + x[1 + j], be[j + 1] + xb),
+                         pick_skip(skip[j + 1], bo[j + 1], -INFINITY) + pick_skip(skip[j + 1], x[2 + j], 0.0))
+        no[L] = -INFINITY
         be = ne
         bo = no
         t -= 1
@@ -1328,7 +1362,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                                    (tab + 1) if want_grad else NULL, row_len)
                 if want_grad and logz > -INFINITY and logz == logz:
                     backward_log(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, ra + 1, rb + 1,
-                                 acc, tab + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+                                 acc, tab + 1, row_len, logz, grad_scale[n], g0 + n * C, gts, y, snap)
             nll[n] = -logz
             if want_grad and not (logz > -INFINITY and logz < INFINITY):
                 # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
