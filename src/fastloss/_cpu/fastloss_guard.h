@@ -131,16 +131,17 @@ static inline int fl_guard_tick(FlGuard *g, long long i, long long mask)
     return fl_guard_stopped(g);
 }
 
-/* The poll interval, in work items of ``item_work`` elements each: about 64K elements (tens of
- * microseconds) between clock readings, at least every item. */
+/* The poll interval, in work items of ``item_work`` elements each: a power of two of them,
+ * 64K to 128K elements (tens of microseconds) between clock readings, at least every item. */
 static inline long long fl_poll_mask(long long item_work)
 {
-    long long n = 1;
+    int log2_work;
+    if (item_work >= 65536)
+        return 0;
     if (item_work < 1)
         item_work = 1;
-    while (n * item_work < 65536 && n < (1LL << 30))
-        n <<= 1;
-    return n - 1;
+    log2_work = 63 - __builtin_clzll((unsigned long long)item_work);
+    return (1LL << (16 - log2_work)) - 1;
 }
 
 /* After the parallel region, GIL held: put back the exception a signal handler raised. */
