@@ -283,9 +283,12 @@ cdef extern from *:
     """
     #if defined(_WIN32)
     #include <windows.h>
+    static inline void fl_ctc_yield(void) { SwitchToThread(); }
     static inline void fl_ctc_doze(void) { Sleep(0); }
     #else
+    #include <sched.h>
     #include <time.h>
+    static inline void fl_ctc_yield(void) { sched_yield(); }
     static inline void fl_ctc_doze(void) { struct timespec d = {0, 50000}; nanosleep(&d, NULL); }
     #endif
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
@@ -311,13 +314,16 @@ cdef extern from *:
         uint64_t m = fl_ctc_nonzero(fl_vm_bits(skip));
         return fl_vm_double((fl_vm_bits(v) & m) | (fl_vm_bits(none) & ~m));
     }
-    /* One wait step: the master thread polls signals; after ~64K pauses (a few ms) the waiter
-     * dozes 50 us at a time instead (its partner may run for seconds, maybe on this very core). */
+    /* One wait step: the master thread polls signals. The waiter spins briefly (the usual wait is
+     * short), then yields its core (the machine may have fewer free cores than the team has
+     * threads), and after a few ms dozes 50 us at a time (its partner may run for seconds). */
     static inline int fl_ctc_wait_step(FlGuard* g, long long* spins) {
         if (fl_guard_tick(g, (*spins)++, 1023))
             return 1;
-        if (*spins > 65536)
+        if (*spins > 4096)
             fl_ctc_doze();
+        else if (*spins > 1024)
+            fl_ctc_yield();
     #if defined(__x86_64__) || defined(__i386__)
         else
             __builtin_ia32_pause();
