@@ -124,11 +124,33 @@ def openmp_flags():
     return [], []
 
 
+def compiler_accepts(flag):
+    """Whether the C compiler takes ``flag`` (an option only some compilers know)."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        result = subprocess.run(cc + ["-Werror", flag, "-c", src, "-o", os.path.join(tmp, "probe.o")],
+                                capture_output=True, timeout=60)
+        return result.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def extensions():
     render_templates()
     variant_flags = write_isa_variant_sources() if isa_variants_supported() else {}
     omp_compile, omp_link = openmp_flags()
     compile_args = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-function", "-Wno-unreachable-code"]
+    # The generated elementwise module holds hundreds of kernels: at GCC's default unit growth
+    # limit (40%) the inliner stops inlining the exp/log helpers into the last kernels it meets, and
+    # their loops do not vectorise (which ones depends on every line of the file).
+    if sys.platform != "win32" and compiler_accepts("--param=inline-unit-growth=200"):
+        compile_args.append("--param=inline-unit-growth=200")
     if os.environ.get("FASTLOSS_NATIVE"):
         compile_args.append("-march=native")
     if sys.platform == "win32":

@@ -1,4 +1,5 @@
-"""Thread controls: set/get, the environment variable, threadpoolctl, and thread-count independence."""
+"""Thread controls: set/get, the environment variable, threadpoolctl, torch's thread count left
+alone, and thread-count independence. (Fork: test_fork.py.)"""
 import os
 import subprocess
 import sys
@@ -7,13 +8,21 @@ import numpy as np
 import pytest
 
 import fastloss as fl
+from fastloss import _threads
 
 
 @pytest.fixture
-def restore_threads():
-    before = fl.get_num_threads()
-    yield
-    fl.set_num_threads(before)
+def restore_threads(monkeypatch):
+    # the policy's state as it was (set_num_threads cannot unset an explicit value)
+    monkeypatch.setattr(_threads, "_explicit", _threads._explicit)
+    monkeypatch.setattr(_threads, "_env", _threads._env)
+
+
+@pytest.fixture
+def openmp_default(restore_threads):
+    """Neither set_num_threads nor FASTLOSS_NUM_THREADS: fastloss follows OpenMP's default."""
+    _threads._explicit = 0
+    _threads._env = 0
 
 
 def test_set_and_get(restore_threads):
@@ -42,20 +51,54 @@ def test_environment_variable():
     assert out.stdout.strip() == "3"
 
 
-def test_bad_environment_variable_is_reported():
-    env = dict(os.environ, FASTLOSS_NUM_THREADS="many")
-    out = subprocess.run([sys.executable, "-c", "import fastloss"], env=env, capture_output=True, text=True)
-    assert out.returncode != 0 and "FASTLOSS_NUM_THREADS" in out.stderr
+@pytest.mark.parametrize("bad", ["many", "0", "-1", "2.5"])
+def test_bad_environment_variable_warns_and_falls_back(bad):
+    # OMP_NUM_THREADS=3: OpenMP's default, which an invalid FASTLOSS_NUM_THREADS falls back to
+    env = dict(os.environ, FASTLOSS_NUM_THREADS=bad, OMP_NUM_THREADS="3")
+    code = "import fastloss; print(fastloss.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "RuntimeWarning" in out.stderr and f"FASTLOSS_NUM_THREADS={bad!r}" in out.stderr
+    assert out.stdout.strip() == ("3" if fl.has_openmp() else "1")
 
 
-def test_threadpoolctl_sees_and_limits_the_pool(restore_threads):
+def test_threadpoolctl_limits_the_default(openmp_default):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     if not fl.has_openmp():
         pytest.skip("serial build: no OpenMP pool to see")
+    openmp = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"]
+    assert openmp, "threadpoolctl does not see the OpenMP runtime the kernels use"
+    before = fl.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fl.get_num_threads() == 1
+    assert fl.get_num_threads() == before
+    # an explicit count wins over the pool's limit
     fl.set_num_threads(2)
-    info = threadpoolctl.threadpool_info()
-    openmp = [i for i in info if i["user_api"] == "openmp"]
-    assert openmp and any(i["num_threads"] == 2 for i in openmp)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fl.get_num_threads() == 2
+
+
+def test_set_num_threads_leaves_openmp_default_alone(restore_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"]
+    for n in (1, 3):
+        fl.set_num_threads(n)
+        after = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
+                 if i["user_api"] == "openmp"]
+        assert after == before
+
+
+@pytest.mark.torch
+def test_set_num_threads_leaves_torch_alone(restore_threads):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    for n in (1, 3):
+        fl.set_num_threads(n)
+        assert fl.get_num_threads() == n
+        assert torch.get_num_threads() == before
+    x = np.ones((1000, 100), np.float32)
+    fl.mse_loss(x, x)   # a kernel call with a team of 3
+    assert torch.get_num_threads() == before
 
 
 def test_results_do_not_depend_on_thread_count(restore_threads):

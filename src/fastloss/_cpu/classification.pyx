@@ -27,13 +27,14 @@ cancellation of large logits). With probability targets y' = (1 - eps) y + eps /
     dloss/dy_j = (1 - eps) w_j (lse - x_j).
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.string cimport memset
 from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_abs
+from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, f_abs, FlGuard, fl_guard_init, fl_guard_alloc,
+                            fl_guard_tick, fl_poll_mask, guard_raise)
 
 cnp.import_array()
 
@@ -346,6 +347,8 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
     cdef floating* buf
     cdef Py_ssize_t n, c
     cdef int64_t ti
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C)
     if N == 0:
         return
     for c in range(C):
@@ -357,10 +360,13 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
         # exp scratch for the forward-only call (the gradient row serves when there is one)
-        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        buf = <floating*> fl_guard_alloc(&guard, 1 if want_grad else C, sizeof(floating))
         for n in prange(N, schedule='static'):
+            if fl_guard_tick(&guard, n, poll):
+                continue
             ti = t[n, 0]
             row = gb + n * C if want_grad else buf
             if ti == ignore_index:
@@ -385,6 +391,7 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
             else:
                 pb[n] = loss
         free(buf)
+    guard_raise(&guard)
 
 
 def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
@@ -414,6 +421,8 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
     cdef floating* fa
     cdef floating* fb
     cdef floating* scratch
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C * SBLOCK)
     if N == 0 or S == 0:
         return
     for c in range(C):
@@ -425,14 +434,17 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
-        mx = <floating*> malloc(SBLOCK * sizeof(floating))
-        fa = <floating*> malloc(SBLOCK * sizeof(floating))
-        fb = <floating*> malloc(SBLOCK * sizeof(floating))
-        se = <double*> malloc(SBLOCK * sizeof(double))
-        swx = <double*> malloc(SBLOCK * sizeof(double))
-        scratch = <floating*> malloc(SBLOCK * sizeof(floating))
+        mx = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        fa = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        fb = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        se = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        swx = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        scratch = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
         for item in prange(N * nsb, schedule='static'):
+            if fl_guard_tick(&guard, item, poll):
+                continue
             n = item // nsb
             s0 = (item - n * nsb) * SBLOCK
             L = S - s0
@@ -486,6 +498,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         free(se)
         free(swx)
         free(scratch)
+    guard_raise(&guard)
 
 
 def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
@@ -508,6 +521,8 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
     cdef floating* row
     cdef floating* buf
     cdef Py_ssize_t n, c
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C)
     if N == 0:
         return
     xb = &x[0, 0, 0]
@@ -520,9 +535,12 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
-        buf = <floating*> malloc((1 if want_grad else C) * sizeof(floating))
+        buf = <floating*> fl_guard_alloc(&guard, 1 if want_grad else C, sizeof(floating))
         for n in prange(N, schedule='static'):
+            if fl_guard_tick(&guard, n, poll):
+                continue
             row = gb + n * C if want_grad else buf
             m = row_max(xb + n * xs0, C)
             se = exp_sum(xb + n * xs0, row, C, m)
@@ -548,6 +566,7 @@ def ce_prob_rows(const floating[:, :, :] x, const floating[:, :, :] y, const flo
                 for c in range(C):
                     tgb[n * C + c] = ft * wp[c] * <floating>(lse - (xb[n * xs0 + c] - m))
         free(buf)
+    guard_raise(&guard)
 
 
 def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const floating[::1] w, double eps,
@@ -581,6 +600,8 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
     cdef floating* fa
     cdef floating* fb
     cdef floating* lse
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C * SBLOCK)
     if N == 0 or S == 0:
         return
     xb = &x[0, 0, 0]
@@ -593,15 +614,18 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
         outb = &out[0, 0]
     if go is not None:
         gob = &go[0, 0]
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
-        mx = <floating*> malloc(SBLOCK * sizeof(floating))
-        fa = <floating*> malloc(SBLOCK * sizeof(floating))
-        fb = <floating*> malloc(SBLOCK * sizeof(floating))
-        lse = <floating*> malloc(SBLOCK * sizeof(floating))
-        se = <double*> malloc(SBLOCK * sizeof(double))
-        swy = <double*> malloc(SBLOCK * sizeof(double))
-        swyx = <double*> malloc(SBLOCK * sizeof(double))
+        mx = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        fa = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        fb = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        lse = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
+        se = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        swy = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        swyx = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         for item in prange(N * nsb, schedule='static'):
+            if fl_guard_tick(&guard, item, poll):
+                continue
             n = item // nsb
             s0 = (item - n * nsb) * SBLOCK
             L = S - s0
@@ -655,6 +679,7 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
         free(se)
         free(swy)
         free(swyx)
+    guard_raise(&guard)
 
 
 def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w, long long ignore_index,
@@ -681,8 +706,11 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     cdef double total, loss
     cdef Py_ssize_t n, s, k, lo, hi, chunk
     cdef int64_t ti
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(S)
     if N == 0 or S == 0:
         return
+    fl_guard_init(&guard)
     xb = &x[0, 0, 0]
     if want_grad:
         gb = &grad[0, 0, 0]
@@ -700,6 +728,8 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
             if lo < hi:
                 memset(gb + lo * C * S, 0, (hi - lo) * C * S * sizeof(floating))
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+        if fl_guard_tick(&guard, n, poll):
+            continue
         total = 0
         for s in range(S):
             ti = tb[n * S + s]
@@ -715,6 +745,7 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
                 total = total + loss
         if not store:
             pb[n] = total
+    guard_raise(&guard)
 
 
 def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
@@ -739,8 +770,11 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     cdef floating xv, yv, wv, e, sp, sig, fs
     cdef float* tmp
     cdef Py_ssize_t r, c
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C)
     if R == 0 or C == 0:
         return
+    fl_guard_init(&guard)
     xb = &x[0, 0]
     yb = &y[0, 0]
     wb = &w[0, 0]
@@ -749,8 +783,10 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     if floating is float:
         if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
             with nogil, parallel(num_threads=n_threads):
-                tmp = <float*> malloc(C * sizeof(float))
+                tmp = <float*> fl_guard_alloc(&guard, C, sizeof(float))
                 for r in prange(R, schedule='static'):
+                    if fl_guard_tick(&guard, r, poll):
+                        continue
                     gm = grad_factor(gob, r, g_scale) * inv_c
                     acc = fastloss_mlsm_row_f(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
                                               &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL,
@@ -760,8 +796,11 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
                     else:
                         partial[r] = acc * inv_c
                 free(tmp)
+            guard_raise(&guard)
             return
     for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
+        if fl_guard_tick(&guard, r, poll):
+            continue
         acc = 0
         gm = grad_factor(gob, r, g_scale) * inv_c
         fs = <floating>gm
@@ -787,3 +826,4 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
             out[r] = <floating>(acc * inv_c)
         else:
             partial[r] = acc * inv_c
+    guard_raise(&guard)

@@ -34,7 +34,8 @@ by states lost to underflow):
 * forward only: when a state underflowed (below TINY from non-zero predecessors and emission),
   an O(S) beta sweep checks ``sum_s alpha_t(s) beta_t(s)`` against the likelihood first, at the
   last step t before the first underflow (that alpha row is kept; it is exact).
-The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp.
+The log-space fallback (``forward_log``, ``backward_log``) is the plain recurrence with log-add-exp,
+in branch-free loops that vectorise.
 
 Gradient (torch's convention, the logits' gradient when log_probs = log_softmax(logits)):
     grad[t, n, k] = scale_n * (exp(log_probs[t, n, k]) - sum_{s: label(s) = k} gamma_t(s)),
@@ -54,10 +55,11 @@ t > mid (log Z = log sum_s alpha_mid(s) beta_mid(s)):
   the stored rows; any failed check sends the sample to the sequential sweep.
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.math cimport INFINITY, NAN, isinf
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, sum_block
+from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, sum_block, FlGuard, fl_guard_init, fl_guard_alloc,
+                            fl_guard_tick, fl_guard_stopped, fl_poll_mask, guard_raise)
 
 cdef extern from "fastloss_omp.h" nogil:
     int omp_get_num_threads()
@@ -83,10 +85,18 @@ cdef struct Sample:
     i64 U                # how many
     double* ucls         # scratch: the distinct classes' emissions of one step (gradient sweep)
     double* yrow         # scratch: one emission row (gradient sweep)
+    FlGuard* guard       # the call's stop flag: every sweep polls it (``polls``) and ends early when set
+    long long poll       # ... every poll + 1 time steps
+
+
+cdef inline bint polls(const Sample* s, i64 t) noexcept nogil:
+    """A sweep's check at step t: True when the call is stopping (out of memory or interrupted); the
+    sweep then returns at once (any value: the call raises). About every 64K lattice cells."""
+    return fl_guard_tick(s.guard, t, s.poll)
 
 
 cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i64* slot, const i64* slot_class,
-                               const i64* cls_col, double* ucls, double* yrow) noexcept nogil:
+                               const i64* cls_col, double* ucls, double* yrow, FlGuard* guard) noexcept nogil:
     cdef Sample s
     s.labels = labels
     s.L = L
@@ -99,6 +109,8 @@ cdef inline Sample make_sample(const i64* labels, i64 L, i64 Tn, i64 n, const i6
     s.U = 0
     s.ucls = ucls
     s.yrow = yrow
+    s.guard = guard
+    s.poll = fl_poll_mask(2 * L + 1)
     return s
 
 
@@ -269,22 +281,86 @@ cdef inline void row_emissions(const floating* lprow, Py_ssize_t cs, i64 C, Samp
 
 cdef extern from *:
     """
+    #if defined(_WIN32)
+    #include <windows.h>
+    static inline void fl_ctc_yield(void) { SwitchToThread(); }
+    static inline void fl_ctc_doze(void) { Sleep(0); }
+    #else
+    #include <sched.h>
+    #include <time.h>
+    static inline void fl_ctc_yield(void) { sched_yield(); }
+    static inline void fl_ctc_doze(void) { struct timespec d = {0, 50000}; nanosleep(&d, NULL); }
+    #endif
     static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
     static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
-    static inline void fl_ctc_wait_for(long long* p, long long v) {
-        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) {
+    static inline long long fl_ctc_take(long long* p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+    /* The log-space sweeps' arithmetic, branch-free so that their loops vectorise. Selects that
+     * feed further arithmetic are done on the bits with integer operations: GCC (with its default
+     * -ftrapping-math) does not if-convert "c ? 0.0 : x" there, and SSE2 has no 64-bit integer
+     * compare, so "u != 0" is a sign bit: (u | -u) >> 63. */
+    static inline uint64_t fl_ctc_nonzero(uint64_t u) { return (uint64_t)0 - ((u | ((uint64_t)0 - u)) >> 63); }
+    /* log(exp(a) + exp(b)) as log_add computes it (max + log1p(exp(min - max)), the same bits),
+     * without its branches: two -inf give -inf (the shift is taken as 0, so no NaN appears), a
+     * NaN operand gives NaN. */
+    static inline double fl_ctc_lse2(double a, double b) {
+        double hi = a > b ? a : b;
+        double lo = a > b ? b : a;
+        uint64_t hb = fl_vm_bits(hi);
+        double base = fl_vm_double(hb & fl_ctc_nonzero(hb + 0x0010000000000000ull)); /* -inf -> 0 */
+        return hi + fl_log1p(fl_exp(lo - base));
+    }
+    /* v where skip != 0, else none */
+    static inline double fl_ctc_pick(double skip, double v, double none) {
+        uint64_t m = fl_ctc_nonzero(fl_vm_bits(skip));
+        return fl_vm_double((fl_vm_bits(v) & m) | (fl_vm_bits(none) & ~m));
+    }
+    /* One wait step: the master thread polls signals. The waiter spins briefly (the usual wait is
+     * short), then yields its core (the machine may have fewer free cores than the team has
+     * threads), and after a few ms dozes 50 us at a time (its partner may run for seconds). */
+    static inline int fl_ctc_wait_step(FlGuard* g, long long* spins) {
+        if (fl_guard_tick(g, (*spins)++, 1023))
+            return 1;
+        if (*spins > 4096)
+            fl_ctc_doze();
+        else if (*spins > 1024)
+            fl_ctc_yield();
     #if defined(__x86_64__) || defined(__i386__)
+        else
             __builtin_ia32_pause();
     #endif
+        return 0;
+    }
+    static inline void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) {
+        long long spins = 0;
+        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v)
+            if (fl_ctc_wait_step(g, &spins))
+                return;
+    }
+    static inline void fl_ctc_leave(long long* left, int team, FlGuard* g) {
+        long long spins = 0;
+        if (omp_get_thread_num() != 0) {
+            __atomic_add_fetch(left, 1, __ATOMIC_RELEASE);
+            return;
         }
+        while (__atomic_load_n(left, __ATOMIC_ACQUIRE) < team - 1)
+            fl_ctc_wait_step(g, &spins);
     }
     """
     void fl_ctc_prefetch(const void* p) nogil
-    # spins until *p >= v (acquire: everything written before the arrivals that got it there is seen)
-    void fl_ctc_wait_for(long long* p, long long v) nogil
+    # spins until *p >= v (acquire: everything written before the arrivals that got it there is
+    # seen), or until the call stops (out of memory, interrupted: the caller checks the guard)
+    void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) nogil
+    double lse2 "fl_ctc_lse2"(double a, double b) nogil
+    double pick_skip "fl_ctc_pick"(double skip, double v, double none) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
     long long fl_ctc_arrive(long long* p) nogil
+    # the next task of the work queue *p (tasks are taken in order)
+    long long fl_ctc_take(long long* p) nogil
+    # the end of a thread's task loop: the others count themselves out in *left; the master thread
+    # (the only one that can run Python's signal handlers) waits there, polling, until all have left,
+    # instead of in OpenMP's barrier, so Ctrl-C is answered while another thread runs a long sample
+    void fl_ctc_leave(long long* left, int team, FlGuard* g) nogil
 
 
 cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil:
@@ -491,6 +567,9 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     if logscale != NULL:
         logscale[0] = acc
     for t in range(1, t_end):
+        if polls(&s, t):
+            ok[0] = False
+            return NAN
         if M != M:
             ok[0] = True
             return NAN
@@ -540,16 +619,27 @@ cdef double forward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, i64
     return acc + log_d(prod) + log_d(total)
 
 
+cdef inline void log_emissions(const floating* row, Py_ssize_t cs, Sample s, i64 blank, double* x) noexcept nogil:
+    """The log-space sweeps' emissions of one step: x[0] blank, x[1 + j] label j, x[L + 1] = -inf."""
+    cdef i64 j
+    x[0] = <double>row[blank * cs]
+    for j in range(s.L):
+        x[1 + j] = <double>row[s.labels[j] * cs]
+    x[s.L + 1] = -INFINITY
+
+
 cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank,
                         const double* skip, double* x, double* ra, double* rb, double* table,
                         Py_ssize_t row_len) noexcept nogil:
-    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside."""
+    """log Z by the plain log-space recurrence (the fallback): rows of log alpha, -inf outside.
+    ``x``: L + 2 scratch values (one step's emissions). Branch-free loops (lse2, selects of
+    operands), so they vectorise: the fallback costs a few times the linear sweep, not 10-30."""
     cdef i64 t, j, L = s.L, Tn = s.Tn
     cdef double *pe
     cdef double *po
     cdef double *ne
     cdef double *no
-    cdef double v
+    cdef double xb
     ne = table if table != NULL else ra
     no = ne + L + 3
     for j in range(L + 2):
@@ -560,6 +650,8 @@ cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample
     if L > 0:
         no[0] = <double>lp[s.labels[0] * cs]
     for t in range(1, Tn):
+        if polls(&s, t):
+            return NAN
         pe = ne
         po = no
         ne = next_row(table, t, row_len, pe, ra, rb)
@@ -567,13 +659,12 @@ cdef double forward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample
         no[-1] = -INFINITY
         ne[L + 1] = -INFINITY
         no[L] = -INFINITY
+        log_emissions(lp + t * ts, cs, s, blank, x)
+        xb = x[0]
         for j in range(L + 1):
-            ne[j] = log_add(pe[j], po[j - 1]) + <double>lp[t * ts + blank * cs]
+            ne[j] = lse2(pe[j], po[j - 1]) + xb
         for j in range(L):
-            v = log_add(po[j], pe[j])
-            if skip[j] != 0.0:
-                v = log_add(v, po[j - 1])
-            no[j] = v + <double>lp[t * ts + s.labels[j] * cs]
+            no[j] = lse2(lse2(po[j], pe[j]), pick_skip(skip[j], po[j - 1], -INFINITY)) + x[1 + j]
     if L > 0:
         return log_add(ne[L], no[L - 1])
     return ne[L]
@@ -785,6 +876,8 @@ cdef bint backward_linear(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Samp
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         M = row_sum(be, e_lo, e_hi) + row_sum(bo, o_lo, o_hi)
     while True:
+        if polls(&s, t):
+            return False
         band(t, Tn, L, &e_lo, &e_hi, &o_lo, &o_hi)
         if t == t_mid and logz_mid != NULL:
             logz_mid[0] = join_at_mid(table + t * row_len, be, L, Tn, t, la_mid, blog + log_d(prod))
@@ -892,6 +985,8 @@ cdef bint alpha_half_gradient(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, 
     M = row_sum(pe, e_lo, e_hi) + row_sum(po, o_lo, o_hi)
     ec.n = 0
     for t in range(mid + 1, Tn):
+        if polls(&s, t):
+            return False
         c = 1.0 / M
         fold_row_sum(M, &acc_log, &prod)
         m = emissions(lp, ts, cs, s, ec, t, True, &y)
@@ -923,8 +1018,10 @@ cdef inline double f_abs_d(double v) noexcept nogil:
 cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample s, i64 blank, i64 C,
                        const double* skip, const i64* slot, const i64* slot_class, i64 U,
                        double* ra, double* rb, double* acc, const double* table, Py_ssize_t row_len,
-                       double logz, double scale, floating* g, Py_ssize_t gts) noexcept nogil:
-    """The log-space beta sweep of the fallback (table holds log alpha)."""
+                       double logz, double scale, floating* g, Py_ssize_t gts, double* x,
+                       double* post) noexcept nogil:
+    """The log-space beta sweep of the fallback (table holds log alpha). ``x``: L + 2 scratch
+    values, ``post``: 2L + 1 (one row's posteriors). Branch-free loops, as forward_log."""
     cdef i64 t, j, u, L = s.L, Tn = s.Tn
     cdef double *be
     cdef double *bo
@@ -932,7 +1029,7 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
     cdef double *no
     cdef const double *ae
     cdef const double *ao
-    cdef double lb, v, pb
+    cdef double xb
     be = ra
     bo = be + L + 3
     for j in range(L + 2):
@@ -944,37 +1041,46 @@ cdef void backward_log(const floating* lp, Py_ssize_t ts, Py_ssize_t cs, Sample 
         bo[L - 1] = 0.0
     t = Tn - 1
     while True:
+        if polls(&s, t):
+            return
         ae = table + t * row_len
         ao = ae + L + 3
+        # gamma_t per state (exp(-inf) = 0: unreachable states add nothing), summed per class
+        for j in range(L + 1):
+            post[j] = exp_d(ae[j] + be[j] - logz)
+        for j in range(L):
+            post[L + 1 + j] = exp_d(ao[j] + bo[j] - logz)
         for u in range(U):
             acc[u] = 0.0
         for j in range(L + 1):
-            v = ae[j] + be[j] - logz
-            if v > -INFINITY:
-                acc[0] += exp_d(v)
+            acc[0] += post[j]
         for j in range(L):
-            v = ao[j] + bo[j] - logz
-            if v > -INFINITY:
-                acc[slot[j]] += exp_d(v)
+            acc[slot[j]] += post[L + 1 + j]
         write_grad_row(lp + t * ts, cs, g + t * gts, C, scale, acc, slot_class, U)
         if t == 0:
             break
         ne = next_row(NULL, t, row_len, be, ra, rb)
         no = ne + L + 3
-        lb = <double>lp[t * ts + blank * cs]
+        log_emissions(lp + t * ts, cs, s, blank, x)
+        xb = x[0]
+        # (bo[L] = -inf and x[L + 1] = -inf: the last blank has no label after it; skip[L] = 0)
         for j in range(L + 1):
-            v = be[j] + lb
-            if j < L:
-                v = log_add(v, bo[j] + <double>lp[t * ts + s.labels[j] * cs])
-            ne[j] = v
+            ne[j] = lse2(be[j] + xb, bo[j] + x[1 + j])
         for j in range(L):
-            v = log_add(bo[j] + <double>lp[t * ts + s.labels[j] * cs], be[j + 1] + lb)
-            if j + 1 < L and skip[j + 1] != 0.0:
-                v = log_add(v, bo[j + 1] + <double>lp[t * ts + s.labels[j + 1] * cs])
-            no[j] = v
+            no[j] = lse2(lse2(bo[j] + x[1 + j], be[j + 1] + xb),
+                         pick_skip(skip[j + 1], bo[j + 1], -INFINITY) + pick_skip(skip[j + 1], x[2 + j], 0.0))
+        no[L] = -INFINITY
         be = ne
         bo = no
         t -= 1
+
+
+cdef inline size_t table_len(i64 n, i64 Tmax, Py_ssize_t row_len) noexcept nogil:
+    """Doubles in n alpha tables of Tmax rows (+1: row 0's od[-1]); beyond any memory (or
+    overflowing), a size that fl_guard_alloc refuses."""
+    if <double>n * (<double>Tmax * row_len + 1) > 1e18:
+        return <size_t>-1
+    return n * (Tmax * row_len + 1)
 
 
 cdef inline i64 lower_bound(const i64* a, i64 lo, i64 hi, i64 v) noexcept nogil:
@@ -1081,8 +1187,12 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef bint ok
     cdef Sample s
     cdef EmCache ec
+    cdef FlGuard guard
+    cdef long long next_task = 0, left = 0
+    cdef long long poll_rows = fl_poll_mask(C)
     if N == 0:
         return
+    fl_guard_init(&guard)
     for n in range(N):
         if target_lengths[n] > Lmax:
             Lmax = target_lengths[n]
@@ -1102,6 +1212,8 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     Cw = 0 if split else C
     if split:
         for r in prange(T * N, nogil=True, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, r, poll_rows):
+                continue
             n = r % N
             if r // N < input_lengths[n]:
                 exp_row(lp0 + (r // N) * ts + n * ns, cs, g0 + r * C, C, grad_scale[n], NULL)
@@ -1120,27 +1232,28 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     halves = N < n_threads
     ntask = 2 * N if halves else N
     if halves:
-        hrow = <double*> malloc(2 * N * (row_len + 1) * sizeof(double))
-        hls = <double*> malloc(2 * N * sizeof(double))
-        hok = <i64*> malloc(4 * N * sizeof(i64))
-        arrived = <i64*> malloc(2 * N * sizeof(i64))
-        for n in range(2 * N):
-            arrived[n] = 0
+        hrow = <double*> fl_guard_alloc(&guard, 2 * N * (row_len + 1), sizeof(double))
+        hls = <double*> fl_guard_alloc(&guard, 2 * N, sizeof(double))
+        hok = <i64*> fl_guard_alloc(&guard, 4 * N, sizeof(i64))
+        arrived = <i64*> fl_guard_alloc(&guard, 2 * N, sizeof(i64))
+        if arrived != NULL:
+            for n in range(2 * N):
+                arrived[n] = 0
         if want_grad:
-            stab = <double*> malloc(N * (Tmax * row_len + 1) * sizeof(double))
-            slog = <double*> malloc(2 * N * (Tmax + 1) * sizeof(double))
+            stab = <double*> fl_guard_alloc(&guard, table_len(N, Tmax, row_len), sizeof(double))
+            slog = <double*> fl_guard_alloc(&guard, 2 * N * (Tmax + 1), sizeof(double))
     with nogil, parallel(num_threads=n_threads):
-        work = <double*> malloc(buf_len * sizeof(double))
-        slot = <i64*> malloc(3 * (Lmax + 2) * sizeof(i64))
+        work = <double*> fl_guard_alloc(&guard, buf_len, sizeof(double))
+        slot = <i64*> fl_guard_alloc(&guard, 3 * (Lmax + 2), sizeof(i64))
         team = omp_get_num_threads()
         table = NULL
         logscale = NULL
         erow = NULL
         if want_grad:
-            erow = <floating*> malloc((C + 1) * sizeof(floating))
+            erow = <floating*> fl_guard_alloc(&guard, C + 1, sizeof(floating))
             if not halves:
-                table = <double*> malloc((Tmax * row_len + 1) * sizeof(double))
-                logscale = <double*> malloc((Tmax + 1) * sizeof(double))
+                table = <double*> fl_guard_alloc(&guard, table_len(1, Tmax, row_len), sizeof(double))
+                logscale = <double*> fl_guard_alloc(&guard, Tmax + 1, sizeof(double))
         y = work
         skip = y + (Lmax + 3)
         acc = skip + (Lmax + 3)
@@ -1149,14 +1262,20 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
         ucls = rb + row_len + 1
         ec = make_cache(ucls + (Lmax + 3), Lmax)
         if want_grad:
-            ec.plain = <unsigned char*> malloc(Tmax + 1)
+            ec.plain = <unsigned char*> fl_guard_alloc(&guard, Tmax + 1, 1)
         snap = ucls + (Lmax + 3) + BLOCK_T * (Lmax + 3)
         yrow = snap + row_len
         mar = yrow + (Lmax + 3) + 1        # a forward-only sample's alpha and beta rows at mid
         mbr = mar + row_len + 1            # (+1: backward_linear copies from od[-1])
         slot_class = slot + (Lmax + 2)
         cls_col = slot_class + (Lmax + 2)
-        for i in prange(ntask, schedule='dynamic'):
+        # the tasks, in order, to whichever thread is free (a dynamic schedule, by hand: see fl_ctc_leave)
+        while True:
+            i = fl_ctc_take(&next_task)
+            if i >= ntask:
+                break
+            if fl_guard_tick(&guard, i, 0):
+                continue    # out of memory (some thread's buffers are NULL) or interrupted: the call raises
             n = order[i // 2] if halves else order[i]
             half = i % 2 if halves else 0
             # Cython makes a variable thread-private only when the loop body assigns it; these
@@ -1168,7 +1287,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
             lb = 0.0
             L = target_lengths[n]
             Tn = input_lengths[n]
-            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow)
+            s = make_sample(tptr + offsets[n], L, Tn, n, slot, slot_class, cls_col, ucls, yrow, &guard)
             s.C = C
             # a sample this long takes log Z from its two halves joined at mid (join_at_mid), on
             # one thread or split between two: the loss does not depend on the thread count
@@ -1210,7 +1329,7 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                                                      &bh if want_grad else NULL, -1, 0.0, NULL)
                 if want_grad:
                     fl_ctc_arrive(&arrived[2 * n])
-                    fl_ctc_wait_for(&arrived[2 * n], 2)
+                    fl_ctc_wait_for(&arrived[2 * n], 2, &guard)
                     ok = hok[2 * n] and hok[2 * n + 1]
                 elif not hok[2 * n + half]:
                     # this half failed: the first half to fail runs the sample sequentially now
@@ -1272,25 +1391,22 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
                                    (tab + 1) if want_grad else NULL, row_len)
                 if want_grad and logz > -INFINITY and logz == logz:
                     backward_log(lp0 + n * ns, ts, cs, s, blank, Cw, skip, slot, slot_class, U, ra + 1, rb + 1,
-                                 acc, tab + 1, row_len, logz, grad_scale[n], g0 + n * C, gts)
+                                 acc, tab + 1, row_len, logz, grad_scale[n], g0 + n * C, gts, y, snap)
             nll[n] = -logz
             if want_grad and not (logz > -INFINITY and logz < INFINITY):
                 # inf (no alignment) or nan: torch's gradient is nan; zero_infinity zeroes inf samples
                 fill_rows(g0 + n * C, gts, 0, Tn, C, 0.0 if (zero_infinity and logz == -INFINITY) else NAN)
+        fl_ctc_leave(&left, team, &guard)
         free(work)
         free(slot)
-        if table != NULL:
-            free(table)
-        if logscale != NULL:
-            free(logscale)
-        if erow != NULL:
-            free(erow)
-            free(ec.plain)
-    if halves:
-        free(hrow)
-        free(hls)
-        free(hok)
-        free(arrived)
-        if want_grad:
-            free(stab)
-            free(slog)
+        free(table)
+        free(logscale)
+        free(erow)
+        free(ec.plain)
+    free(hrow)
+    free(hls)
+    free(hok)
+    free(arrived)
+    free(stab)
+    free(slog)
+    guard_raise(&guard)

@@ -13,7 +13,7 @@ from cython.parallel cimport prange
 from libc.math cimport pow, fabs, sqrt, INFINITY, isnan
 from libc.stdint cimport int8_t
 
-from .kernel_utils cimport floating
+from .kernel_utils cimport floating, FlGuard, fl_guard_init, fl_guard_tick, fl_poll_mask, guard_raise
 
 # Norm kinds, chosen once in Python from p (torch's norm_backward distinguishes the same cases).
 cdef enum:
@@ -141,6 +141,8 @@ def pairwise_distance(const floating[:, :] x1, const floating[:, :] x2, double p
     cdef const floating *b2
     cdef floating feps = <floating>eps
     cdef bint backward = gdist is not None
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(D)
     if rows == 0:
         return
     if D == 0:
@@ -149,13 +151,17 @@ def pairwise_distance(const floating[:, :] x1, const floating[:, :] x2, double p
         return
     b1 = &x1[0, 0]
     b2 = &x2[0, 0]
+    fl_guard_init(&guard)
     with nogil:
         for r in prange(rows, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, r, poll):
+                continue
             if not backward:
                 dist[r] = norm_of_diff(b1 + r * s10, s11, b2 + r * s20, s21, D, feps, kind, p)
             else:
                 norm_grad(b1 + r * s10, s11, b2 + r * s20, s21, D, feps, kind, p, dist[r], gdist[r],
                           &g1[r, 0] if g1 is not None else NULL, &g2[r, 0] if g2 is not None else NULL, False)
+    guard_raise(&guard)
 
 
 def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const floating[:, :] neg,
@@ -188,6 +194,8 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
     cdef bint want_grad = ga is not None
     cdef bint per_row_go = go is not None
     cdef double d_ap, d_an, d_pn, d_neg, v, g, w_an, w_pn, c_ap, c_an, c_pn
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(3 * D)
     if rows == 0:
         return
     if D == 0:
@@ -197,8 +205,11 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
     ba = &a[0, 0]
     bp = &pos[0, 0]
     bn = &neg[0, 0]
+    fl_guard_init(&guard)
     with nogil:
         for r in prange(rows, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, r, poll):
+                continue
             ar = ba + r * sa0
             pr = bp + r * sp0
             nr = bn + r * sn0
@@ -247,6 +258,7 @@ def triplet_margin(const floating[:, :] a, const floating[:, :] pos, const float
                     norm_grad(ar, sa1, nr, sn1, D, feps, kind, p, d_an, -g * w_an, gar, gnr, True)
                 if w_pn != 0:
                     norm_grad(pr, sp1, nr, sn1, D, feps, kind, p, d_pn, -g * w_pn, gpr, gnr, True)
+    guard_raise(&guard)
 
 
 def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int8_t[::1] sign,
@@ -273,13 +285,18 @@ def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int
     cdef bint per_row_go = go is not None
     cdef double dot, m1, m2, denom, cosv, l, dl, fa, fb1, fb2
     cdef floating uk, vk
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(D)
     if rows == 0:
         return
     if D > 0:
         b1 = &x1[0, 0]
         b2 = &x2[0, 0]
+    fl_guard_init(&guard)
     with nogil:
         for r in prange(rows, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, r, poll):
+                continue
             u = b1 + r * s10
             v = b2 + r * s20
             dot = 0
@@ -329,3 +346,4 @@ def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int
                     gu[k] = <floating>(fa * vk - fb1 * uk)
                 if want2:
                     gv[k] = <floating>(fa * uk - fb2 * vk)
+    guard_raise(&guard)

@@ -1,5 +1,6 @@
-# Shared pieces of every CPU kernel: the float32/float64 fused type, dtype-generic math helpers
-# (so one kernel body serves both precisions), and block-level helpers used by the fused loops.
+# Shared pieces of every CPU kernel: the stop guard (failed mallocs, Ctrl-C), the float32/float64
+# fused type, dtype-generic math helpers (so one kernel body serves both precisions), and
+# block-level helpers used by the fused loops.
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, fabs, fabsf, sqrt, sqrtf, INFINITY, NAN
 
 # exp/log/log1p that GCC vectorises (branch-free C, libm's IEEE special cases): see vecmath.h
@@ -10,6 +11,44 @@ cdef extern from "vecmath.h" nogil:
     float fl_logf(float x)
     double fl_log1p(double x)
     float fl_log1pf(float x)
+
+# The stop flag a kernel's team shares (fastloss_guard.h): failed mallocs and Ctrl-C. The pattern,
+# the same in every kernel:
+#     cdef FlGuard guard
+#     fl_guard_init(&guard)
+#     with nogil, parallel(num_threads=n_threads):
+#         buf = <T*> fl_guard_alloc(&guard, n, sizeof(T))     # NULL (and the flag set) on failure
+#         for i in prange(n_items):
+#             if fl_guard_tick(&guard, i, mask):              # mask = fl_poll_mask(work per item)
+#                 continue                                    # stopped: skip (nothing reads the results)
+#             ...
+#         free(buf)
+#     guard_raise(&guard)                                     # KeyboardInterrupt (or what a handler raised) / MemoryError
+cdef extern from "fastloss_guard.h" nogil:
+    ctypedef struct FlGuard:
+        int stop
+        size_t failed_bytes
+    int FL_NOMEM
+    int FL_SIGNAL
+    void fl_guard_init(FlGuard* g)
+    bint fl_guard_stopped(const FlGuard* g)
+    void* fl_guard_alloc(FlGuard* g, size_t n, size_t size)
+    bint fl_guard_tick(FlGuard* g, long long i, long long mask)
+    bint fl_guard_poll(FlGuard* g)
+    long long fl_poll_mask(long long item_work)
+    void fl_guard_restore(FlGuard* g)
+
+
+cdef inline int guard_raise(FlGuard* g) except -1:
+    """After a kernel's parallel region: re-raise what a signal handler raised, or MemoryError."""
+    if g.stop & FL_SIGNAL:
+        fl_guard_restore(g)
+        return -1
+    if g.stop & FL_NOMEM:
+        raise MemoryError(f"fastloss: out of memory for a kernel's work space ({g.failed_bytes} bytes "
+                          f"could not be allocated)")
+    return 0
+
 
 ctypedef fused floating:
     float

@@ -8,10 +8,11 @@ so the kernels index without checks. Row losses are reduced by the caller in a f
 result does not depend on the thread count.
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.stdint cimport int64_t
 
-from .kernel_utils cimport floating, sum_block
+from .kernel_utils cimport (floating, sum_block, FlGuard, fl_guard_init, fl_guard_alloc, fl_guard_tick, fl_poll_mask,
+                            guard_raise)
 
 
 def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floating[::1] weight,
@@ -37,11 +38,16 @@ def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floa
     cdef const floating *xr
     cdef floating *gr
     cdef floating *h
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(C)
     if rows == 0:
         return
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
-        h = <floating*> malloc(C * sizeof(floating))
+        h = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
         for r in prange(rows, schedule='static'):
+            if fl_guard_tick(&guard, r, poll):
+                continue
             xr = &x[r, 0]
             t = target[r]
             xt = fmargin - xr[t]
@@ -77,6 +83,7 @@ def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floa
             h[t] = 0
             rowloss[r] = sum_block(h, C) * wt / C
         free(h)
+    guard_raise(&guard)
 
 
 cdef enum:
@@ -202,17 +209,22 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
     cdef Py_ssize_t *index2
     cdef double *suffix
     cdef Py_ssize_t *hits
+    cdef FlGuard guard
+    cdef long long poll = fl_poll_mask(8 * C)
     if rows == 0:
         return
+    fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
-        is_target = <char*> malloc(C * sizeof(char))
-        keys = <floating*> malloc(2 * C * sizeof(floating))
+        is_target = <char*> fl_guard_alloc(&guard, C, sizeof(char))
+        keys = <floating*> fl_guard_alloc(&guard, 2 * C, sizeof(floating))
         keys2 = keys + C
-        index = <Py_ssize_t*> malloc(2 * C * sizeof(Py_ssize_t))
+        index = <Py_ssize_t*> fl_guard_alloc(&guard, 2 * C, sizeof(Py_ssize_t))
         index2 = index + C
-        suffix = <double*> malloc((C + 1) * sizeof(double))
-        hits = <Py_ssize_t*> malloc((C + 1) * sizeof(Py_ssize_t))
+        suffix = <double*> fl_guard_alloc(&guard, C + 1, sizeof(double))
+        hits = <Py_ssize_t*> fl_guard_alloc(&guard, C + 1, sizeof(Py_ssize_t))
         for r in prange(rows, schedule='static'):
+            if fl_guard_tick(&guard, r, poll):
+                continue
             xr = &x[r, 0]
             yr = &target[r, 0]
             T = 0
@@ -264,3 +276,4 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
         free(index)
         free(suffix)
         free(hits)
+    guard_raise(&guard)

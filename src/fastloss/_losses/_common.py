@@ -1,7 +1,7 @@
 """Helpers every loss family shares: output finishing, grad_output handling, layout collapsing."""
 import numpy as np
 
-from .._threads import get_num_threads
+from .._threads import kernel_threads
 
 __all__ = ["threads_for", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
            "finish_loss", "finish_grad", "reduction_scale"]
@@ -14,7 +14,7 @@ PARALLEL_MIN_WORK = 32768
 
 def threads_for(work):
     """The team size for a kernel call that touches ``work`` elements."""
-    return 1 if work < PARALLEL_MIN_WORK else get_num_threads()
+    return 1 if work < PARALLEL_MIN_WORK else kernel_threads()
 
 
 def reduction_scale(reduction, count):
