@@ -22,7 +22,8 @@ afterwards. When ``backward()`` has to compute them itself (after a plain forwar
 second ``backward()``, or with a ``grad_output``), it recomputes the loss from the arrays of the
 last call and raises RuntimeError if that loss differs from the one returned then: the inputs
 were modified in place in between (torch raises for that too), and their gradients would not
-belong to the loss the caller holds.
+belong to the loss the caller holds. (A ``'none'`` loss is compared as the returned array itself,
+to keep calls free of copies: modifying it in place before such a ``backward()`` raises too.)
 """
 import warnings
 
@@ -76,7 +77,7 @@ class _Loss:
             loss, self._grads = value_and_grad(self.function, *inputs, **self._options())
         else:
             loss = getattr(F, self.function)(*inputs, **self._options())
-        self._last_loss = loss
+        self._last_loss = loss[()] if loss.ndim == 0 else loss  # a reduced loss as an immutable scalar
         return loss
 
     def backward(self, grad_output=None):
@@ -95,8 +96,9 @@ class _Loss:
             if not _same(again, self._last_loss):
                 raise RuntimeError(
                     f"{type(self).__name__}.backward(): the inputs of the last call were modified in place "
-                    f"after it (its loss no longer matches), so their gradients would not be those of that "
-                    f"loss. Call the module again on the current inputs, then backward().")
+                    f"after it (its loss no longer matches the returned one, unless that array was modified), "
+                    f"so their gradients would not be those of that loss. Call the module again on the "
+                    f"current inputs, then backward().")
         return grads
 
     def _bind(self, args, named):
@@ -126,7 +128,7 @@ class _Loss:
 
 def _same(a, b):
     """Bit-for-bit equal losses (NaN equals NaN), shapes included."""
-    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
 
 
 class _WeightedLoss(_Loss):
