@@ -43,6 +43,11 @@ def _ncs(x, layout=None):
     N, C, S = v.shape
     item = v.itemsize
     sn, sc, ss = v.strides
+    if layout is None and sn >= 0 and sc >= 0 and ss >= 0:  # the common cases first
+        if S == 1 and (sc == item or C <= 1):
+            return v, ROWS
+        if S > 1 and ss == item:
+            return v, SPATIAL
     if min(sn, sc, ss) >= 0:
         rows = (sc == item or C <= 1) and (S == 1 or N == 1 or sn == ss * S)
         spatial = S > 1 and ss == item
@@ -81,7 +86,7 @@ def _prod(dims):
 
 
 def _spatial_size(x):
-    return _prod(x.shape[2:])
+    return _prod(x.shape[2:]) if x.ndim > 2 else 1
 
 
 def _class_shapes(loss_name, input, target_shape):
@@ -195,7 +200,8 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     else:
         v, layout = _ncs(x)
     N, _, S = v.shape
-    t = t.reshape(N, S)
+    if t.shape[0] != N:  # the layout regrouped the samples (same order)
+        t = t.reshape(N, S)
     denom = _denominator(t, w, weighted, ignore_index, some_ignored) if reduction == "mean" else 1.0
     want = grad is not None and grad.wants("input")
     go = None
