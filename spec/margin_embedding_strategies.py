@@ -139,3 +139,33 @@ def triplet_args(kink_free=False, p_values=(2.0, 1.0, 3.0, 1.5), with_distance=F
             return tuple(arrays), kwargs
         return _draw()
     return for_dtype
+
+
+def triplet_torch_args(with_distance=False):
+    """triplet_args for the torch comparison: the hinge argument ``margin + d(a, p) - d_neg`` and,
+    with swap, ``d(a, n) - d(p, n)`` away from 0 by more than rounding (at a kink or tie within
+    rounding either side's gradient is right, and torch's float32 rounding picks one), and no
+    value below 1e-150 in magnitude (torch's p-norm of such differences underflows to 0, except
+    over a dimension of size 1, where it returns |d|: its gradient there depends on D)."""
+    import spec.reference.embedding as ref
+
+    def kink_distance(args, kwargs):
+        p, eps = (2.0, 1e-6) if "p" not in kwargs else (kwargs["p"], kwargs["eps"])
+        a, pos, neg = (np.asarray(x, dtype=np.float64) for x in args)
+        d_ap = ref.pairwise_distance(a, pos, p, eps)[0]
+        d_an = ref.pairwise_distance(a, neg, p, eps)[0]
+        d_neg, gaps = d_an, []
+        if kwargs["swap"]:
+            d_pn = ref.pairwise_distance(pos, neg, p, eps)[0]
+            d_neg = np.minimum(d_an, d_pn)
+            gaps.append(np.abs(d_an - d_pn) / (1 + d_an))
+        gaps.append(np.abs(kwargs["margin"] + d_ap - d_neg) / (1 + d_ap + d_neg))
+        return np.concatenate([np.ravel(g) for g in gaps])
+
+    def tiny(args):
+        return any(np.any((np.abs(a) < 1e-150) & (a != 0)) for a in args)
+
+    def for_dtype(dtype):
+        return triplet_args(with_distance=with_distance)(dtype).filter(
+            lambda drawn: not tiny(drawn[0]) and bool(np.all(kink_distance(*drawn) > 1e-5)))
+    return for_dtype

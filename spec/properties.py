@@ -32,10 +32,15 @@ class LossSpec:
     differentiable: Tuple[str, ...]  # argument names with gradients
     loss_shape: Callable = None      # loss_shape(args, kwargs) -> shape under reduction='none'
     fd_args: Optional[Callable] = None  # strategy of args away from kinks, for finite differences
+    # strategy of args for the torch comparison: where torch's answer is well defined (not at a
+    # kink or tie within rounding, where either side's gradient is right; no input that makes
+    # torch's own autograd underflow)
+    torch_args: Optional[Callable] = None
     legacy: bool = True              # has size_average / reduce
     reductions: Tuple[str, ...] = ("none", "mean", "sum")
     fd_rtol: float = 1e-6
     torch_rtol64: float = 1e-12
+    layout_rtol: float = 0.0         # re-laid-out arguments: bit-identical unless another kernel reads them
 
     def params(self):
         import fastloss
@@ -98,7 +103,8 @@ def standard_properties(spec):
         with reproducible(spec.name, *args, reduction="none", **kwargs):
             expected = _call(spec, args, kwargs, reduction="none")
             out = _call(spec, moved, kwargs, reduction="none")
-            assert_close(out, expected, f"{spec.name} with re-laid-out arguments", rtol=0, atol=0)
+            assert_close(out, expected, f"{spec.name} with re-laid-out arguments", rtol=spec.layout_rtol,
+                         atol=spec.layout_rtol)
 
     @given(data=st.data())
     @pytest.mark.parametrize("reduction", spec.reductions)
@@ -182,7 +188,7 @@ def standard_properties(spec):
     def test_matches_torch(reduction, dtype, data):
         from spec.impl import TorchImpl, FastlossImpl
 
-        args, kwargs = data.draw(spec.draw_args(dtype))
+        args, kwargs = data.draw((spec.torch_args or spec.draw_args)(dtype))
         go = None
         with reproducible(spec.name, *args, reduction=reduction, **kwargs):
             with warnings.catch_warnings():

@@ -11,13 +11,23 @@ def shapes(min_dims=0, max_dims=4, min_side=1, max_side=5):
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
-def finite_floats(lo=-10.0, hi=10.0):
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=64)
+def finite_floats(lo=-10.0, hi=10.0, subnormal=True):
+    # allow_subnormal=None: Hypothesis's default (subnormals where the range holds any)
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=None if subnormal else False,
+                     width=64)
 
 
-def arrays(shape, dtype=np.float64, lo=-10.0, hi=10.0):
-    """Float arrays of ``shape`` with values in [lo, hi] (float64 draws, then cast)."""
-    return hnp.arrays(np.float64, shape, elements=finite_floats(lo, hi)).map(lambda a: a.astype(dtype))
+def arrays(shape, dtype=np.float64, lo=-10.0, hi=10.0, subnormal=True):
+    """Float arrays of ``shape`` with values in [lo, hi] (float64 draws, then cast).
+
+    ``subnormal=False`` leaves out float64 subnormals (0 stays possible)."""
+    return hnp.arrays(np.float64, shape, elements=finite_floats(lo, hi, subnormal)).map(lambda a: a.astype(dtype))
+
+
+def no_subnormals(*arrays):
+    """Whether no entry of ``arrays`` is subnormal in its own dtype (0 is fine)."""
+    return all(np.all((a == 0) | ~(np.abs(a) < np.finfo(a.dtype).tiny)) for a in arrays
+               if isinstance(a, np.ndarray) and a.dtype.kind == "f")
 
 
 @st.composite

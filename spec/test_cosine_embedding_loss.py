@@ -94,9 +94,18 @@ def test_incompatible_shapes_refused():
         impl.loss("cosine_embedding_loss", A, B, np.ones(2))
 
 
-def test_integer_input_refused():
+def test_integer_inputs_accepted_as_in_torch():
+    # torch promotes integer (and bool) inputs: the same loss as their float values
+    A_int = np.round(A * 4).astype(np.int64)
+    out = impl.loss("cosine_embedding_loss", A_int, B, np.ones(3), reduction="none")
+    assert_close(out, impl.loss("cosine_embedding_loss", A_int.astype(np.float64), B, np.ones(3), reduction="none"),
+                 "integer input1 promoted")
+    assert out.dtype == B.dtype
+
+
+def test_string_input_refused():
     with pytest.raises(TypeError, match="input1"):
-        impl.loss("cosine_embedding_loss", A.astype(np.int64), B, np.ones(3))
+        impl.loss("cosine_embedding_loss", A.astype(str), B, np.ones(3))
 
 
 @pytest.mark.torch

@@ -321,7 +321,7 @@ def test_padding_past_target_length_is_not_checked():
     (lambda: _loss(LP, TG, [5, 5, 5], [2, 2]), ValueError, "input_lengths"),
     (lambda: _loss(LP, TG, [5, 5], [2]), ValueError, "target_lengths"),
     (lambda: _loss(LP, TG, 5, [2, 2]), ValueError, "input_lengths"),
-    (lambda: _loss(LP, TG, [[5, 5]], [2, 2]), ValueError, "input_lengths"),
+    (lambda: _loss(LP, TG, [[5, 5, 5]], [2, 2]), ValueError, "input_lengths"),
     (lambda: _loss(LP[None], TG, [5, 5], [2, 2]), ValueError, "log_probs"),
     (lambda: _loss(LP[:, 0, 0], TG, [5, 5], [2, 2]), ValueError, "log_probs"),
     (lambda: _loss(LP, TG[None], [5, 5], [2, 2]), ValueError, "targets"),

@@ -44,9 +44,18 @@ def test_incompatible_shapes_refused():
             impl.loss("mse_loss", np.zeros((2, 3)), np.zeros(4))
 
 
-def test_integer_input_refused():
+def test_integer_and_bool_inputs_promote_as_in_torch():
+    # torch: mse_loss(int64 input, float64 target) is float64; a bool input counts as 0 and 1
+    out = impl.loss("mse_loss", np.array([0, 1, 3]), np.full(3, 0.5), reduction="none")
+    assert out.dtype == np.float64
+    assert_close(out, [0.25, 0.25, 6.25], "integer input promoted to the target's dtype")
+    out = impl.loss("mse_loss", np.array([True, False]), np.zeros(2, np.float32), reduction="sum")
+    assert out.dtype == np.float32 and float(out) == 1.0
+
+
+def test_string_input_refused():
     with pytest.raises(TypeError, match="input"):
-        impl.loss("mse_loss", np.zeros(3, dtype=np.int64), np.zeros(3))
+        impl.loss("mse_loss", np.array(["a", "b"]), np.zeros(2))
 
 
 def test_empty_mean_is_nan_and_sum_zero():

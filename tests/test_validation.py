@@ -83,13 +83,17 @@ def test_hyper_parameter_checks():
 
 
 @pytest.mark.torch
-def test_torch_tensors_are_accepted_without_copy_and_detached():
+def test_torch_tensors_are_accepted_without_copy():
     import torch
 
-    t = torch.arange(6, dtype=torch.float32).reshape(2, 3).requires_grad_(True)
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     out = V.as_array(t, "input")
     assert isinstance(out, np.ndarray) and out.shape == (2, 3)
     assert out.ctypes.data == t.data_ptr()
+    # a tensor that requires grad would lose its gradient: refused, with what to do instead
+    with pytest.raises(TypeError, match=r"input is a torch tensor with requires_grad=True.*input\.detach\(\)"):
+        V.as_array(t.requires_grad_(True), "input")
+    assert V.as_array(t.detach(), "input").ctypes.data == t.data_ptr()
 
 
 @pytest.mark.torch
@@ -98,3 +102,55 @@ def test_bfloat16_tensor_refused_clearly():
 
     with pytest.raises(TypeError, match="bfloat16"):
         V.as_array(torch.zeros(2, dtype=torch.bfloat16), "input")
+
+
+def test_none_is_a_missing_required_array():
+    with pytest.raises(TypeError, match="^target is required: expected an array, got None$"):
+        V.as_array(None, "target")
+    arrays, _, _, _ = V.float_operands({"input": np.zeros(2), "weight": None})
+    assert arrays["weight"] is None  # optional weights may be absent
+    with pytest.raises(TypeError, match="^var is required"):
+        V.float_operands({"input": np.zeros(2), "var": None})
+
+
+def test_ragged_sequence_is_named():
+    with pytest.raises(TypeError, match=r"^weight: cannot convert list to an array \(.*inhomogeneous"):
+        V.as_array([[1.0], [1.0, 2.0]], "weight")
+
+
+def test_int_and_float_hyper_parameters_out_of_range():
+    assert V.as_int(2 ** 63 - 1, "ignore_index") == 2 ** 63 - 1
+    assert V.as_int(np.uint64(5), "blank") == 5
+    with pytest.raises(ValueError, match=r"^ignore_index=9223372036854775808 is out of the range of a 64-bit integer$"):
+        V.as_int(2 ** 63, "ignore_index")
+    with pytest.raises(ValueError, match=r"^blank=-9223372036854775809 is out"):
+        V.as_int(-2 ** 63 - 1, "blank")
+    with pytest.raises(ValueError, match=r"^margin=1000.* is out of the range of a float$"):
+        V.as_float(10 ** 400, "margin")
+    assert V.as_float(2 ** 1000, "margin") == 2.0 ** 1000
+
+
+def test_promotion_follows_torch():
+    f32, f64 = np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float64)
+    i64, b = np.zeros((2, 2), np.int64), np.zeros((2, 2), bool)
+    out = lambda named, **kw: V.float_operands(named, allow_integer=tuple(named), **kw)[2]  # noqa: E731
+    assert out({"input": f32, "target": f64}) == np.float64
+    assert out({"input": f32, "target": i64}) == np.float32
+    assert out({"input": i64, "target": b}) == np.float32          # no floating operand: torch's default dtype
+    assert out({"input": f32, "target": f64}, promote=("input",)) == np.float32  # huber: the input's dtype
+    assert out({"input": f32, "target": np.float64(1.0)}) == np.float32        # 0-d: lower priority
+    assert out({"input": f32, "target": np.array(1.0)}, zero_dim_promotes=True) == np.float64
+    assert out({"input": f32, "target": 1.0}) == np.float32                    # Python scalar: never
+    assert out({"input": np.array(1.0, np.float32), "target": 1.0}) == np.float32
+    assert out({"input": i64, "target": 2.5}) == np.float32
+    arrays, originals, _, work = V.float_operands({"input": f32, "target": f64}, promote=("input",))
+    assert arrays["target"].dtype == work == np.float32 and originals["target"].dtype == np.float64
+
+
+def test_allow_integer_refuses_other_kinds():
+    with pytest.raises(TypeError, match="target must be a numeric array, got dtype <U1"):
+        V.float_operands({"input": np.zeros(2), "target": np.array(["a", "b"])}, allow_integer=("target",))
+    with pytest.raises(TypeError, match="input must be a floating-point array"):
+        V.float_operands({"input": np.zeros(2, np.int64)})
+    with pytest.raises(TypeError, match="input must be a floating-point array"):
+        V.float_operands({"input": np.zeros(2, np.longdouble)}, allow_integer=("input",))

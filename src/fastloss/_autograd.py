@@ -9,7 +9,7 @@ wraps the implementation into the public function (hiding ``_grad``) and registe
 import functools
 import inspect
 
-from ._validation import as_array
+from ._validation import RequiresGradError, as_array
 
 _IMPLEMENTATIONS = {}
 
@@ -46,7 +46,11 @@ def loss_function(differentiable):
 
         @functools.wraps(impl)
         def public(*args, **kwargs):
-            return impl(*args, **kwargs)
+            try:
+                return impl(*args, **kwargs)
+            except RequiresGradError as exc:
+                exc.loss = impl.__name__  # the message names the torch bridge's function
+                raise
 
         public.__signature__ = signature.replace(parameters=public_params)
         public.differentiable = tuple(differentiable)
@@ -85,6 +89,9 @@ def value_and_grad(fn, *args, grad_output=None, wrt=None, **kwargs):
         grad_output = as_array(grad_output, "grad_output")
     try:
         return impl(*args, **kwargs, _grad=GradRequest(grad_output, wrt))
+    except RequiresGradError as exc:
+        exc.loss = name
+        raise
     except TypeError:
         # binding the arguments (microseconds) is left to the failure path: it tells a call that
         # does not match the signature from a TypeError the loss raised about a value

@@ -15,21 +15,30 @@ import numpy as np
 from . import _backend
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT32 = np.dtype(np.float32)
+_INT64 = np.iinfo(np.int64)
+
+# The only array arguments a loss may omit (None): torch's optional weights.
+OPTIONAL_ARRAYS = frozenset({"weight", "pos_weight"})
 
 
 def as_array(x, name):
     """``x`` as a NumPy (or CuPy) array, sharing memory where possible.
 
-    Accepts arrays of any layout, Python scalars and sequences, and torch tensors (detached and,
-    if needed, moved to the CPU). A non-native byte order is converted (the kernels read native
-    numbers), which is the only copy made here.
+    Accepts arrays of any layout, Python scalars and sequences, and torch tensors (moved to the
+    CPU if needed). A non-native byte order is converted (the kernels read native numbers),
+    which is the only copy made here. ``None`` (a missing required argument), ragged sequences,
+    non-numeric data and a torch tensor that requires grad raise a TypeError naming ``name``.
     """
     if type(x) is np.ndarray and x.dtype.isnative and x.dtype.kind in "fiub":
         return x  # the common case, first and cheap
+    if x is None:
+        raise TypeError(f"{name} is required: expected an array, got None")
     if _backend.array_module(x) is not np:
         return x
     if _is_torch_tensor(x):
-        x = x.detach()
+        if x.requires_grad:
+            raise RequiresGradError(name)
         if x.device.type == "cuda" and _backend.cupy_available():
             import cupy
 
@@ -48,6 +57,25 @@ def as_array(x, name):
     return arr
 
 
+class RequiresGradError(TypeError):
+    """A torch tensor that requires grad, given to the NumPy API (which would silently detach it).
+
+    ``loss`` is filled in by the public wrapper of the loss (see ``_autograd.loss_function``),
+    so that the message names the bridge function to use instead.
+    """
+
+    def __init__(self, name, loss=None):
+        super().__init__(name)
+        self.name = name
+        self.loss = loss
+
+    def __str__(self):
+        bridge = f"fastloss.torch.{self.loss}" if self.loss else "the fastloss.torch bridge"
+        return (f"{self.name} is a torch tensor with requires_grad=True: the NumPy API would detach it and its "
+                f"gradient would be lost. Use {bridge} for autograd, or pass {self.name}.detach() to compute "
+                f"the value only")
+
+
 def _is_torch_tensor(x):
     return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "numpy")
 
@@ -59,21 +87,32 @@ def check_floating(arr, name):
     return arr
 
 
-def result_dtype(*arrays):
-    """The floating dtype of the result: torch's promotion among the floating arguments.
+def result_dtype(arrays, zero_dim_promotes=False):
+    """The floating dtype of the result: torch's type promotion among the floating arguments.
 
-    Integer and bool arrays (value targets) follow the floating ones, as in torch.
+    ``arrays``: the arrays that take part (None for absent ones). As in torch, a 0-d array does
+    not promote arrays with dimensions (``kl_div(float32 (N, C), float64 0-d)`` is float32),
+    unless ``zero_dim_promotes`` (losses that broadcast their operands before computing: l1,
+    mse, smooth_l1); integer and bool arrays follow the floating ones; with no floating array
+    the result is float32 (torch's default dtype).
     """
-    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
-    if not floats:
-        return np.dtype(np.float32)
-    first = floats[0]
-    if all(d == first for d in floats):
-        return first
-    return np.result_type(*floats)
-
-
-_FLOAT32 = np.dtype(np.float32)
+    first = None
+    mixed = False
+    for a in arrays:
+        if a is not None and a.dtype.kind == "f":
+            if first is None:
+                first = a.dtype
+            elif a.dtype != first:
+                mixed = True
+    if first is None:
+        return _FLOAT32
+    if not mixed:
+        return first  # the common case: one floating dtype
+    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
+    if not zero_dim_promotes:
+        dimensioned = [a for a in floats if a.ndim]
+        floats = dimensioned or floats
+    return np.result_type(*(a.dtype for a in floats))
 
 
 def compute_dtype(dtype):
@@ -86,32 +125,42 @@ def cast(arr, dtype):
     return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
-def float_operands(named, allow_integer=()):
+def float_operands(named, allow_integer=(), promote=None, zero_dim_promotes=False):
     """Coerce floating operands and find the dtype to compute in.
 
-    ``named``: ``{name: value}`` with ``None`` for absent optional arguments. Names listed in
-    ``allow_integer`` may be integer or bool (value targets); the rest must be floating.
+    ``named``: ``{name: value}``; ``None`` stands for an absent optional argument (weight,
+    pos_weight; any other name is required). Names listed in ``allow_integer`` may be integer or
+    bool arrays (torch promotes them); the rest must be floating. The result dtype is torch's
+    promotion (:func:`result_dtype`) among the names in ``promote`` (default: all); the others
+    are cast to it, as torch computes e.g. huber_loss in the input's dtype whatever the target's.
+    A Python scalar (float, int, bool) never promotes: ``mse_loss(float32 array, 0.5)`` is float32.
     Returns ``(arrays, originals, result_dtype, compute_dtype)``: ``arrays`` maps each name to an
     array cast to the compute dtype, ``originals`` to the coerced but uncast array (gradients take
     its shape and dtype); ``None`` stays ``None``.
     """
     arrays = {}
+    deciding = []
     for name, value in named.items():
-        if value is None:
+        if value is None and name in OPTIONAL_ARRAYS:
             arrays[name] = None
             continue
         arr = as_array(value, name)
-        if name in allow_integer:
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-        else:
+        kind = arr.dtype.kind
+        if kind == "f" or name not in allow_integer:
             check_floating(arr, name)
+        elif kind not in "biu":
+            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
         arrays[name] = arr
-    out_dtype = result_dtype(*arrays.values())
+        if (promote is None or name in promote) and type(value) not in _PYTHON_SCALARS:
+            deciding.append(arr)
+    out_dtype = result_dtype(deciding, zero_dim_promotes)
     work = compute_dtype(out_dtype)
     _backend.check_same_backend(arrays)
     cast_arrays = {k: (None if a is None else cast(a, work)) for k, a in arrays.items()}
     return cast_arrays, arrays, out_dtype, work
+
+
+_PYTHON_SCALARS = (float, int, bool)
 
 
 def broadcast_shape(shapes, names):
@@ -156,7 +205,10 @@ def as_float(value, name, *, minimum=None, strict_minimum=False):
             value = float(value)
         else:
             raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name}={value!r} is out of the range of a float") from None
     if minimum is not None:
         if strict_minimum and not value > minimum:
             raise ValueError(f"{name} must be greater than {minimum}, got {value!r}")
@@ -167,12 +219,16 @@ def as_float(value, name, *, minimum=None, strict_minimum=False):
 
 
 def as_int(value, name):
-    """A Python int hyper-parameter (ignore_index, blank, p, ...)."""
+    """A Python int hyper-parameter (ignore_index, blank, p, ...) within int64, as torch's int arguments."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if hasattr(value, "__index__") and not isinstance(value, bool):
-            return int(value.__index__())
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value)
+            value = value.__index__()
+        else:
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if not _INT64.min <= value <= _INT64.max:
+        raise ValueError(f"{name}={value} is out of the range of a 64-bit integer")
+    return value
 
 
 def as_bool(value, name):

@@ -1,14 +1,33 @@
 """Module classes: one per ``torch.nn.modules.loss`` entry, with torch's constructor arguments.
 
-Modules are thin, as torch's are: they hold hyper-parameters, ``forward`` is one call into
-:mod:`fastloss.functional`, and ``backward(grad_output=None)`` returns the gradient dict of the
-last call (the NumPy "layer" convention: forward, then backward).
+Modules are thin, as torch's are: they hold hyper-parameters, and a call is one call into
+:mod:`fastloss.functional` with torch's forward arguments (positional, or by torch's names:
+``crit(input=x, target=y)``; ``log_input`` for PoissonNLLLoss, ``log_probs``, ``targets``, ...
+for CTCLoss). ``backward(grad_output=None)`` returns the gradient dict of the last call (the
+NumPy "layer" convention: forward, then backward).
 
     crit = fastloss.nn.CrossEntropyLoss(label_smoothing=0.1)
     loss = crit(logits, labels)
     grads = crit.backward()          # {'input': d loss / d logits}
+
+How backward reuses the forward's work
+--------------------------------------
+A module notices whether ``backward()`` follows its calls. Once it has (a training loop), each
+call runs the fused forward+gradient kernel (:func:`fastloss.value_and_grad`) and keeps the
+gradients, which the following ``backward()`` hands over: a training step costs one fused call.
+A call not followed by ``backward()`` switches the module back to plain forward calls (an
+evaluation loop pays for gradients at most once, on its first call). Gradients kept from the
+fused call are those of the inputs as they were at the call, whatever happens to the arrays
+afterwards. When ``backward()`` has to compute them itself (after a plain forward call, a
+second ``backward()``, or with a ``grad_output``), it recomputes the loss from the arrays of the
+last call and raises RuntimeError if that loss differs from the one returned then: the inputs
+were modified in place in between (torch raises for that too), and their gradients would not
+belong to the loss the caller holds. (A ``'none'`` loss is compared as the returned array itself,
+to keep calls free of copies: modifying it in place before such a ``backward()`` raises too.)
 """
 import warnings
+
+import numpy as np
 
 from . import functional as F
 from ._autograd import value_and_grad
@@ -22,38 +41,94 @@ __all__ = [
     "PairwiseDistance", "CosineDistance", "Distance",
 ]
 
+_MISSING = object()
+
 
 class _Loss:
-    """Base class: ``function`` names the functional loss; ``_options()`` its keyword arguments."""
+    """Base class: ``function`` names the functional loss, ``inputs`` torch's forward argument names
+    (in the functional's positional order); ``_options()`` gives the functional's keyword arguments."""
 
     function = None
+    inputs = ("input", "target")
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         if size_average is not None or reduce is not None:
             reduction = legacy_reduction(size_average, reduce)
         self.reduction = reduction
         self._last_inputs = None
+        self._last_loss = None
+        self._grads = None              # from the last call's fused kernel, until backward() takes them
+        self._expect_backward = False   # backward() followed the last call: fuse the next one
 
     def _options(self):
         return {"reduction": self.reduction}
 
-    def __call__(self, *inputs):
-        return self.forward(*inputs)
+    def __call__(self, *inputs, **named):
+        return self.forward(*inputs, **named)
 
-    def forward(self, *inputs):
+    def forward(self, *inputs, **named):
+        if named:
+            inputs = self._bind(inputs, named)
+        fused = self._expect_backward
+        self._expect_backward = False
         self._last_inputs = inputs
-        return getattr(F, self.function)(*inputs, **self._options())
+        self._grads = None
+        if fused:
+            loss, self._grads = value_and_grad(self.function, *inputs, **self._options())
+        else:
+            loss = getattr(F, self.function)(*inputs, **self._options())
+        self._last_loss = loss[()] if loss.ndim == 0 else loss  # a reduced loss as an immutable scalar
+        return loss
 
     def backward(self, grad_output=None):
         """Gradients of the last call's loss (times ``grad_output``) with respect to its inputs."""
         if self._last_inputs is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before a forward call")
-        _, grads = value_and_grad(self.function, *self._last_inputs, grad_output=grad_output, **self._options())
+        self._expect_backward = True
+        grads, self._grads = self._grads, None
+        if grads is not None and grad_output is None:
+            return grads
+        loss, grads = value_and_grad(self.function, *self._last_inputs, grad_output=grad_output,
+                                     **self._options())
+        if not _same(loss, self._last_loss):
+            # the fused kernel may round the loss differently: only the plain forward tells for sure
+            again = getattr(F, self.function)(*self._last_inputs, **self._options())
+            if not _same(again, self._last_loss):
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward(): the inputs of the last call were modified in place "
+                    f"after it (its loss no longer matches the returned one, unless that array was modified), "
+                    f"so their gradients would not be those of that loss. Call the module again on the "
+                    f"current inputs, then backward().")
         return grads
+
+    def _bind(self, args, named):
+        """``args`` and torch's forward keyword arguments ``named`` as one positional tuple."""
+        names = self.inputs
+        cls = type(self).__name__
+        if len(args) > len(names):
+            raise TypeError(f"{cls}.forward() takes {len(names)} inputs ({', '.join(names)}), got {len(args)}")
+        values = list(args) + [_MISSING] * (len(names) - len(args))
+        for key, value in named.items():
+            if key not in names:
+                raise TypeError(f"{cls}.forward() got an unexpected keyword argument {key!r} "
+                                f"(its inputs: {', '.join(names)})")
+            i = names.index(key)
+            if values[i] is not _MISSING:
+                raise TypeError(f"{cls}.forward() got multiple values for argument {key!r}")
+            values[i] = value
+        missing = [n for n, v in zip(names, values) if v is _MISSING]
+        if missing:
+            raise TypeError(f"{cls}.forward() missing required input(s): {', '.join(missing)}")
+        return tuple(values)
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self._options().items() if k != "weight" and k != "pos_weight")
         return f"{type(self).__name__}({opts})"
+
+
+def _same(a, b):
+    """Bit-for-bit equal losses (NaN equals NaN), shapes included."""
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
 
 
 class _WeightedLoss(_Loss):
@@ -112,6 +187,7 @@ class HingeEmbeddingLoss(_Loss):
 
 class MarginRankingLoss(_Loss):
     function = "margin_ranking_loss"
+    inputs = ("input1", "input2", "target")
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -150,6 +226,7 @@ class KLDivLoss(_Loss):
 
 class PoissonNLLLoss(_Loss):
     function = "poisson_nll_loss"
+    inputs = ("log_input", "target")
 
     def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -163,6 +240,7 @@ class PoissonNLLLoss(_Loss):
 
 class GaussianNLLLoss(_Loss):
     function = "gaussian_nll_loss"
+    inputs = ("input", "target", "var")
 
     def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
         super().__init__(reduction=reduction)
@@ -230,6 +308,7 @@ class MultiMarginLoss(_WeightedLoss):
 
 class CosineEmbeddingLoss(_Loss):
     function = "cosine_embedding_loss"
+    inputs = ("input1", "input2", "target")
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -241,6 +320,7 @@ class CosineEmbeddingLoss(_Loss):
 
 class TripletMarginLoss(_Loss):
     function = "triplet_margin_loss"
+    inputs = ("anchor", "positive", "negative")
 
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -255,6 +335,7 @@ class TripletMarginLoss(_Loss):
 
 class TripletMarginWithDistanceLoss(_Loss):
     function = "triplet_margin_with_distance_loss"
+    inputs = ("anchor", "positive", "negative")
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
         super().__init__(reduction=reduction)
@@ -269,6 +350,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
 class CTCLoss(_Loss):
     function = "ctc_loss"
+    inputs = ("log_probs", "targets", "input_lengths", "target_lengths")
 
     def __init__(self, blank=0, reduction="mean", zero_infinity=False):
         super().__init__(reduction=reduction)

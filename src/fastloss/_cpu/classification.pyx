@@ -351,8 +351,9 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
     cdef long long poll = fl_poll_mask(C)
     if N == 0:
         return
-    for c in range(C):
-        W += wp[c]
+    if eps != 0:  # without smoothing only w_t counts: a NaN weight of an untargeted class must not leak in
+        for c in range(C):
+            W += wp[c]
     xb = &x[0, 0, 0]
     if want_grad:
         gb = &grad[0, 0, 0]
@@ -425,8 +426,9 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
     cdef long long poll = fl_poll_mask(C * SBLOCK)
     if N == 0 or S == 0:
         return
-    for c in range(C):
-        W += wp[c]
+    if eps != 0:  # without smoothing only w_t counts: a NaN weight of an untargeted class must not leak in
+        for c in range(C):
+            W += wp[c]
     xb = &x[0, 0, 0]
     if want_grad:
         gb = &grad[0, 0, 0]
@@ -486,7 +488,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
                 pb[item] = total
             if want_grad:
                 for c in range(C):
-                    scale_sub_vec(gr + c * S, fa, fb, wp[c], L)
+                    scale_sub_vec(gr + c * S, fa, fb, wp[c] if eps != 0 else 0, L)
                 for k in range(L):
                     ti = tb[n * S + s0 + k]
                     if ti != ignore_index:

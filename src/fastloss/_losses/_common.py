@@ -3,8 +3,8 @@ import numpy as np
 
 from .._threads import kernel_threads
 
-__all__ = ["threads_for", "collapse_2d", "sum_to_shape", "reduced_grad_scale", "per_element_grad_output",
-           "finish_loss", "finish_grad", "reduction_scale"]
+__all__ = ["threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
+           "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale"]
 
 
 # Below this much work (elements touched) a kernel runs on one thread: waking the OpenMP team
@@ -69,41 +69,108 @@ def finish_grad(g, original):
 
 
 def collapse_2d(shape, arrays):
-    """Views of ``arrays`` (all broadcast to ``shape``) as 2-D ``(rows, cols)`` strided arrays.
+    """2-D ``(rows, cols)`` strided views of ``arrays`` (all broadcast to ``shape``), and the axis order.
 
-    Size-1 axes are dropped and adjacent axes merged wherever every array's strides allow, so a
-    contiguous or simply broadcast operand costs no copy. When more than two axes remain (e.g.
-    permuted 3-D views), the non-broadcast operands are made contiguous and, failing that, all
-    of them: the only case where a copy is made.
+    Returns ``(views, order)``. The axes are visited in memory order (:func:`memory_order`: the
+    innermost last, as the first operand lays them out), size-1 axes dropped, and adjacent axes
+    merged wherever every array's strides allow, so that operands of one layout (C order,
+    Fortran order, a transposed or permuted view, reversed, broadcast) are read in place, in
+    the order they lie in memory. Operands of different layouts are read in place too, one of
+    them with a stride (cheaper than NumPy's copy of a transposed array) -- unless more than two
+    axes remain: then the operands laid out otherwise are copied into the visiting order (one
+    pass each, the only copies made). ``order`` lists every axis of ``shape``, outermost first:
+    outputs the kernel writes row-major over ``(rows, cols)`` are allocated with
+    :func:`empty_in_order`.
     """
-    for attempt in range(3):
-        result = _try_collapse(shape, arrays)
-        if result is not None:
-            return result
-        if attempt == 0:
-            arrays = [a if 0 in a.strides else np.ascontiguousarray(a) for a in arrays]
-        else:
-            arrays = [np.ascontiguousarray(a) for a in arrays]
-    raise AssertionError("unreachable: contiguous arrays always collapse")
-
-
-def _try_collapse(shape, arrays):
-    axes = [d for d, s in enumerate(shape) if s != 1]
-    sizes, strides = [], [[] for _ in arrays]
-    for d in axes:
-        if sizes and all(st[-1] == a.strides[d] * shape[d] for st, a in zip(strides, arrays)):
-            sizes[-1] *= shape[d]
-            for st, a in zip(strides, arrays):
-                st[-1] = a.strides[d]
-        else:
-            sizes.append(shape[d])
-            for st, a in zip(strides, arrays):
-                st.append(a.strides[d])
+    if 0 in shape:
+        return [np.empty((0, 0), dtype=a.dtype) for a in arrays], tuple(range(len(shape)))
+    order = memory_order(shape, arrays)
+    sizes, strides = _merge(shape, arrays, order)
     if len(sizes) > 2:
-        return None
+        # copy the operands that split the axes: first those not read in two unit-stride runs,
+        # then any not read in one, and a broadcast one (copying enlarges it) only as the last resort
+        for groups, materialise in ((2, False), (1, False), (1, True)):
+            arrays = [a if _in_order(a, shape, order, groups) or (_broadcast(a, shape) and not materialise)
+                      else _copy_in_order(a, shape, order) for a in arrays]
+            sizes, strides = _merge(shape, arrays, order)
+            if len(sizes) <= 2:
+                break
     while len(sizes) < 2:
         sizes.insert(0, 1)
         for st in strides:
             st.insert(0, 0)
     return [np.lib.stride_tricks.as_strided(a, shape=tuple(sizes), strides=tuple(st), writeable=False)
-            for a, st in zip(arrays, strides)]
+            for a, st in zip(arrays, strides)], order
+
+
+def memory_order(shape, arrays):
+    """The axes of ``shape``, outermost first, ordered by the arrays' strides (torch's rule).
+
+    Two axes are compared by the first array whose strides on them are both non-zero and
+    different (in absolute value): the larger stride is the outer axis. Ties keep C order, so
+    C-contiguous operands keep their order and a Fortran-order one is visited back to front.
+    """
+    ndim = len(shape)
+    order = list(range(ndim))
+    if ndim < 2:
+        return tuple(order)
+    # insertion sort: ndim is small, and the comparison is not a key function
+    for i in range(1, ndim):
+        j = i
+        while j > 0 and _outer(arrays, order[j], order[j - 1]):
+            order[j], order[j - 1] = order[j - 1], order[j]
+            j -= 1
+    return tuple(order)
+
+
+def _outer(arrays, a, b):
+    """Whether axis ``a`` lies outside axis ``b`` in memory (decided by the first array that tells)."""
+    for arr in arrays:
+        sa, sb = abs(arr.strides[a]), abs(arr.strides[b])
+        if sa and sb and sa != sb:
+            return sa > sb
+    return False
+
+
+def empty_in_order(shape, order, dtype):
+    """An uninitialised array of ``shape`` whose memory runs in ``order`` (outermost axis first)."""
+    if order == tuple(range(len(shape))):
+        return np.empty(shape, dtype=dtype)
+    buf = np.empty([shape[d] for d in order], dtype=dtype)
+    return buf.transpose(np.argsort(order))
+
+
+def _merge(shape, arrays, order):
+    """Sizes and per-array strides of the axes of ``order`` (size 1 dropped), merged where all allow."""
+    sizes, strides = [], [[] for _ in arrays]
+    for d in order:
+        n = shape[d]
+        if n == 1:
+            continue
+        if sizes and all(st[-1] == a.strides[d] * n for st, a in zip(strides, arrays)):
+            sizes[-1] *= n
+            for st, a in zip(strides, arrays):
+                st[-1] = a.strides[d]
+        else:
+            sizes.append(n)
+            for st, a in zip(strides, arrays):
+                st.append(a.strides[d])
+    return sizes, strides
+
+
+def _in_order(a, shape, order, groups):
+    """Whether ``a`` alone merges into at most ``groups`` runs along ``order``, the inner one of unit stride."""
+    sizes, (strides,) = _merge(shape, [a], order)
+    return len(sizes) <= groups and (not strides or abs(strides[-1]) in (0, a.itemsize))
+
+
+def _broadcast(a, shape):
+    """Whether ``a`` repeats along some axis of ``shape`` (stride 0): copying it would enlarge it."""
+    return any(st == 0 and n != 1 for st, n in zip(a.strides, shape))
+
+
+def _copy_in_order(a, shape, order):
+    """``a`` (a broadcast view of ``shape``) copied into an array whose memory runs in ``order``."""
+    out = empty_in_order(shape, order, a.dtype)
+    np.copyto(out, a)
+    return out

@@ -18,29 +18,75 @@ from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
 
 
-def _ncs(x):
-    """``x`` (ndim >= 1, class dim 1, or 0 when 1-D) as an ``(N, C, S)`` view the kernels can read.
+# How a class-dimension input is handed to the softmax kernels (:func:`_ncs`). Each kernel view
+# is ``(N', C, S')`` with the samples enumerated in C order of ``(N, S)``:
+#   ROWS:    class stride 1, one sample per row, S' = 1 (``(N, C)``; also channels-last
+#            ``(N, C, d1..dK)`` views, whose N * S samples are rows of one stride)
+#   SPATIAL: the merged spatial axes have stride 1 (``(N, C, d1..dK)`` in C order), S' = S
+#   CLASSES: a class-major ``(N, C)`` view (``x.T`` of a C-order ``(C, N)`` array): the N samples
+#            are read as the spatial axis of a single ``(1, C, N)`` item, S' = N
+ROWS, SPATIAL, CLASSES = "rows", "spatial", "classes"
 
-    Row layout (S == 1) needs class stride 1; spatial layout (S > 1) needs the merged spatial
-    axes to have stride 1. Anything else (transposed, reversed, strided views) is copied once.
+
+def _ncs(x, layout=None):
+    """``x`` (ndim >= 1, class dim 1, or 0 when 1-D) as a kernel view ``(N', C, S')``, and its layout.
+
+    The layout is chosen from ``x``'s strides, so that C order, class-major (transposed) and
+    channels-last inputs are read in place; anything else (reversed, strided views) is copied
+    once. ``layout`` forces one (a probability target follows its input), copying if needed.
+    The gradient of the view maps back to ``x``'s shape with :func:`_from_ncs`.
     """
     if x.ndim == 1:
         v = x.reshape(1, x.shape[0], 1)
     else:
         v = x.reshape(x.shape[0], x.shape[1], _spatial_size(x))
+    N, C, S = v.shape
     item = v.itemsize
-    S = v.shape[2]
-    ok = (v.strides[1] == item or v.shape[1] <= 1) if S == 1 else (v.strides[2] == item)
-    if not ok or any(s < 0 for s in v.strides):
-        v = np.ascontiguousarray(v)
-    return v
+    sn, sc, ss = v.strides
+    if layout is None and sn >= 0 and sc >= 0 and ss >= 0:  # the common cases first
+        if S == 1 and (sc == item or C <= 1):
+            return v, ROWS
+        if S > 1 and ss == item:
+            return v, SPATIAL
+    if min(sn, sc, ss) >= 0:
+        rows = (sc == item or C <= 1) and (S == 1 or N == 1 or sn == ss * S)
+        spatial = S > 1 and ss == item
+        classes = S == 1 and N > 1 and C > 1 and sn == item
+        if layout is None:
+            layout = ROWS if S == 1 and rows else SPATIAL if spatial else ROWS if rows else CLASSES if classes else None
+        if layout == ROWS and rows:
+            return (v if S == 1 else np.lib.stride_tricks.as_strided(v, (N * S, C, 1), (ss, sc, 0))), ROWS
+        if layout == SPATIAL and spatial:
+            return v, SPATIAL
+        if layout == CLASSES and classes:
+            return v[:, :, 0].T[None], CLASSES
+    # a copy laid out for the layout asked for (C order by default)
+    if layout == CLASSES:
+        return np.ascontiguousarray(v[:, :, 0].T)[None], CLASSES
+    if layout == ROWS and S > 1:
+        return np.ascontiguousarray(np.moveaxis(v, 1, 2)).reshape(N * S, C, 1), ROWS
+    return np.ascontiguousarray(v), (layout or (ROWS if S == 1 else SPATIAL))
+
+
+def _from_ncs(g, layout, shape):
+    """A C-contiguous gradient ``(N', C, S')`` of a kernel view, as an array of the input's ``shape``."""
+    if layout == CLASSES:
+        return g[0].T.reshape(shape)
+    if layout == ROWS and g.shape[2] == 1 and len(shape) > 2 and _prod(shape[2:]) > 1:
+        # channels-last rows: (N * S, C) -> (N, d1..dK, C) -> (N, C, d1..dK)
+        return np.moveaxis(g.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+    return g.reshape(shape)
+
+
+def _prod(dims):
+    size = 1
+    for d in dims:
+        size *= d
+    return size
 
 
 def _spatial_size(x):
-    size = 1
-    for d in x.shape[2:]:
-        size *= d
-    return size
+    return _prod(x.shape[2:]) if x.ndim > 2 else 1
 
 
 def _class_shapes(loss_name, input, target_shape):
@@ -148,8 +194,14 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
     w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
-    v = _ncs(x)
+    if kernel_name == "nll":
+        # nll reads one entry per sample, through any strides: no layout to choose, no copy
+        v, layout = (x.reshape(1, C, 1) if x.ndim == 1 else x.reshape(x.shape[0], C, _spatial_size(x))), SPATIAL
+    else:
+        v, layout = _ncs(x)
     N, _, S = v.shape
+    if t.shape[0] != N:  # the layout regrouped the samples (same order)
+        t = t.reshape(N, S)
     denom = _denominator(t, w, weighted, ignore_index, some_ignored) if reduction == "mean" else 1.0
     want = grad is not None and grad.wants("input")
     go = None
@@ -168,7 +220,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         pass  # no classes: every target was ignored (or the range check failed); nothing to read
     elif kernel_name == "nll":
         kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
-    elif S == 1:
+    elif layout == ROWS:
         kernels.ce_index_rows(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
     else:
         kernels.ce_index_spatial(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
@@ -177,7 +229,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         return loss
     grads = {}
     if want:
-        grads["input"] = finish_grad(g.reshape(x.shape), originals["input"])
+        grads["input"] = finish_grad(_from_ncs(g, layout, x.shape), originals["input"])
     return loss, grads
 
 
@@ -220,15 +272,20 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
       Gradients: input :math:`(\sum_c w_c y'_c) p - w y'`; target :math:`(1-\epsilon) w (\mathrm{lse} - x)`
       (torch differentiates the target too).
 
-    ``label_smoothing`` above 1 is refused; torch accepts negative values and so does fastloss.
+    ``label_smoothing`` above 1 is refused; as in torch, a negative or NaN one means no smoothing.
+    Without smoothing only the weights of the target classes matter: a NaN or infinite weight of
+    a class that no sample targets changes nothing (torch's result).
     """
     reduction = resolve_reduction(reduction, size_average, reduce)
     ignore_index = as_int(ignore_index, "ignore_index")
     eps = as_float(label_smoothing, "label_smoothing")
     if eps > 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {eps!r}")
+    if not eps > 0.0:
+        eps = 0.0  # torch smooths only when label_smoothing > 0: negative and NaN values are ignored
+    input = as_array(input, "input")
     target_arr = as_array(target, "target")
-    input_shape = np.shape(input)
+    input_shape = input.shape
     if tuple(target_arr.shape) == tuple(input_shape):
         # torch: a target of the input's shape holds class probabilities
         if target_arr.dtype.kind != "f":
@@ -253,8 +310,8 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
         raise ValueError(f"cross_entropy: ignore_index={ignore_index} is not supported for probability targets")
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
     w, _ = _class_weight(arrays["weight"], C, work, "cross_entropy")
-    v = _ncs(x)
-    yv = _ncs(y)
+    v, layout = _ncs(x)
+    yv, _ = _ncs(y, layout)
     N, _, S = v.shape
     loss_shape = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
     # torch divides by input.numel() / C: nan when there are no classes
@@ -274,7 +331,7 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     partial = _partial_sums(N, C, S, out)
     if C == 0:
         pass  # no classes: nothing to read
-    elif S == 1:
+    elif layout == ROWS:
         kernels.ce_prob_rows(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
     else:
         kernels.ce_prob_spatial(v, yv, w, eps, out, gx, gy, go, g_scale, partial, threads)
@@ -283,9 +340,9 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
         return loss
     grads = {}
     if want_x:
-        grads["input"] = finish_grad(gx.reshape(x.shape), originals["input"])
+        grads["input"] = finish_grad(_from_ncs(gx, layout, x.shape), originals["input"])
     if want_y:
-        grads["target"] = finish_grad(gy.reshape(x.shape), originals["target"])
+        grads["target"] = finish_grad(_from_ncs(gy, layout, x.shape), originals["target"])
     return loss, grads
 
 
@@ -305,7 +362,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     """
     reduction = resolve_reduction(reduction, size_average, reduce)
     arrays, originals, out_dtype, work = float_operands({"input": input, "target": target, "weight": weight},
-                                                        allow_integer=("target",))
+                                                        allow_integer=("target", "weight"))
     x, y, w = arrays["input"], arrays["target"], arrays["weight"]
     if x.ndim == 0:
         raise ValueError("multilabel_soft_margin_loss: input must have 1 or more dimensions (got 0)")

@@ -14,10 +14,9 @@ from .._validation import as_array, as_bool, as_int, check_ndim, float_operands,
 from ._common import finish_grad, reduced_grad_scale, threads_for
 
 def _lengths(value, name, batch):
-    """A length argument as an int64 vector of size ``batch`` (0-d allowed when batch == 1)."""
+    """A length argument as an int64 vector of size ``batch``: torch reads any shape of ``batch``
+    values ((N,), (1, N), (N, 1); 0-d or (1, 1) unbatched)."""
     arr = index_array(value, name)
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be a 1-D sequence of lengths (or 0-d when unbatched), got shape {arr.shape}")
     arr = arr.reshape(-1)
     if arr.shape[0] != batch:
         raise ValueError(f"{name} must be of size batch_size ({batch}), got {arr.shape[0]} values")
@@ -26,7 +25,9 @@ def _lengths(value, name, batch):
 
 def _targets(targets, batched):
     arr = as_array(targets, "targets")
-    if arr.dtype.kind == "f":
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.int64)  # torch reads bool labels as 0 and 1
+    elif arr.dtype.kind == "f":
         # torch converts floating targets to integers (truncation toward zero)
         if not np.isfinite(arr).all():
             raise ValueError("targets holds a non-finite value")

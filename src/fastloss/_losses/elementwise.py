@@ -12,7 +12,7 @@ from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
 from .._validation import (as_bool, as_float, broadcast_shape, check_same_shape, float_operands,
                            warn_if_sizes_differ)
-from ._common import (collapse_2d, finish_grad, per_element_grad_output, reduced_grad_scale, reduction_scale,
+from ._common import (collapse_2d, empty_in_order, finish_grad, per_element_grad_output, reduced_grad_scale, reduction_scale,
                       threads_for)
 
 
@@ -24,10 +24,12 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     originals:  ``{name: array}`` as the caller gave them (gradient shapes and dtypes)
     grad_names: the public names of the kernel's gradient outputs, in its order
     reduction:  'none', or a reduced mode whose ``scale`` multiplies the sum (default: 'sum' -> 1,
-                'mean' -> 1/numel)
+                'mean' -> 1/numel); a ``scale`` given with 'none' multiplies each element (kl_div's
+                legacy 'batchmean' quirk)
     grad:       a GradRequest or None (forward only)
     params:     the kernel's scalar hyper-parameters, in its order
-    check:      for kernels that check their elements: the ValueError message when some fail
+    check:      for kernels that check their elements: the ValueError message when some fail, or a
+                function of the operands returning it (called only then)
 
     Fast path: operands of one shape, all C-contiguous (the common case), are handed to the
     kernel as one row, without broadcasting or collapsing views.
@@ -44,6 +46,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     numel = math.prod(shape)
     if reduction != "none" and scale is None:
         scale = reduction_scale(reduction, numel)
+    scale_none = reduction == "none" and scale is not None
 
     go_array, g_scale = None, 1.0
     if grad is not None:
@@ -51,9 +54,12 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
             g_scale, go_array = per_element_grad_output(grad, shape, arrays[0].dtype, loss_name)
             if go_array is not None and not go_array.flags.c_contiguous:
                 fast = False
+            if scale_none:
+                g_scale *= scale
         else:
             g_scale = reduced_grad_scale(grad, scale, loss_name)
 
+    order = None  # the outputs' axis order: C order on the fast path
     if fast:
         rows, cols = 1, numel
         strided = []
@@ -61,8 +67,8 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
             strided += (a, 0, 1)
         go_strided = (go_array, 0, 1)
     else:
-        views = collapse_2d(shape, [np.broadcast_to(a, shape) for a in arrays]
-                            + ([np.broadcast_to(go_array, shape)] if go_array is not None else []))
+        views, order = collapse_2d(shape, [np.broadcast_to(a, shape) for a in arrays]
+                                   + ([np.broadcast_to(go_array, shape)] if go_array is not None else []))
         rows, cols = views[0].shape
         item = arrays[0].itemsize
         strided = []
@@ -73,24 +79,28 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
             del strided[-3:]
 
     work = arrays[0].dtype
-    out = np.empty(shape, dtype=work) if reduction == "none" else None
+    # outputs are written row-major over (rows, cols): laid out in the operands' memory order
+    alloc = np.empty if order is None else (lambda shp, dtype: empty_in_order(shp, order, dtype))
+    out = alloc(shape, dtype=work) if reduction == "none" else None
     # The kernels compute a prefix of their gradients: the shortest one covering what is wanted.
     n_grads = 0
     if grad is not None:
         for i, n in enumerate(grad_names):
             if grad.wants(n) and originals.get(n) is not None and originals[n].dtype.kind == "f":
                 n_grads = i + 1
-    gouts = [np.empty(shape, dtype=work) if i < n_grads else None for i in range(len(grad_names))]
+    gouts = [alloc(shape, dtype=work) if i < n_grads else None for i in range(len(grad_names))]
 
     kernel = getattr(_backend.kernels("elementwise", *arrays), kernel_name)
     total, n_bad = kernel(rows, cols, *strided, out, *gouts, *go_strided, g_scale,
                           threads_for(numel), *params)
     if n_bad:
-        raise ValueError(f"{loss_name}: {check}")
+        raise ValueError(f"{loss_name}: {check if isinstance(check, str) else check(dict(operands))}")
 
     if out is None:
         loss = np.array(total * scale, dtype=out_dtype)  # 0-d
     else:
+        if scale_none:
+            out *= scale
         loss = out if out.dtype == out_dtype else out.astype(out_dtype)
     if grad is None:
         return loss
@@ -104,10 +114,14 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
 
 
 def _prologue(named, reduction, size_average, reduce, allow_integer=("target",), warn=False,
-              allowed=REDUCTIONS):
-    """The shared start of every loss here: reduction, coercion, torch's size warning."""
+              allowed=REDUCTIONS, promote=None, zero_dim_promotes=False):
+    """The shared start of every loss here: reduction, coercion, torch's size warning.
+
+    ``allow_integer``: the operands torch accepts as integer or bool arrays; ``promote``: those
+    whose dtypes set the result (see :func:`~fastloss._validation.float_operands`).
+    """
     reduction = resolve_reduction(reduction, size_average, reduce, allowed)
-    arrays, originals, out_dtype, _ = float_operands(named, allow_integer=allow_integer)
+    arrays, originals, out_dtype, _ = float_operands(named, allow_integer, promote, zero_dim_promotes)
     if warn:
         warn_if_sizes_differ(arrays["input"], arrays["target"], stacklevel=5)
     return reduction, arrays, originals, out_dtype
@@ -130,6 +144,9 @@ def _pair(arrays):
 
 
 _PAIR = ("input", "target")
+
+# allow_integer for losses that take integer and bool arrays for every operand (torch promotes them)
+_ANY_NUMERIC = ("input", "target", "weight", "input1", "input2")
 
 
 def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_dtype, weighted_mean, params=()):
@@ -169,7 +186,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     torch differentiates the weight too: :math:`(x - y)^2` (minus the mean, over sum(w), for 'mean').
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, warn=True)
+        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, _ANY_NUMERIC,
+        warn=True, zero_dim_promotes=True)
     return _weighted_same_shape("mse_loss", "mse", arrays, originals, reduction, _grad, out_dtype, weighted_mean=True)
 
 
@@ -183,7 +201,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     :math:`\partial\ell/\partial y = -w\,\mathrm{sign}(x - y)`; weight as in :func:`mse_loss`.
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, warn=True)
+        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, _ANY_NUMERIC,
+        warn=True, zero_dim_promotes=True)
     return _weighted_same_shape("l1_loss", "l1", arrays, originals, reduction, _grad, out_dtype, weighted_mean=True)
 
 
@@ -198,7 +217,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     :math:`\mathrm{sign}(d)`; :math:`\partial\ell/\partial y = -\partial\ell/\partial x`.
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target}, reduction, size_average, reduce, warn=True)
+        {"input": input, "target": target}, reduction, size_average, reduce, _ANY_NUMERIC, warn=True,
+        zero_dim_promotes=True)
     beta = as_float(beta, "beta", minimum=0.0)
     if beta == 0.0:
         return run_elementwise("smooth_l1_loss", "l1", _pair(arrays), originals, _PAIR, reduction, _grad, out_dtype)
@@ -219,7 +239,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, _grad
     :math:`\partial\ell/\partial w` is the unweighted loss (torch differentiates the weight here).
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target, "weight": weight}, reduction, None, None, warn=True)
+        {"input": input, "target": target, "weight": weight}, reduction, None, None, ("target", "weight"),
+        warn=True, promote=("input", "weight"))
     delta = as_float(delta, "delta", minimum=0.0, strict_minimum=True)
     return _weighted_same_shape("huber_loss", "huber", arrays, originals, reduction, _grad, out_dtype,
                                 weighted_mean=False, params=(delta,))
@@ -236,7 +257,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     Gradient: :math:`\partial\ell/\partial x = -y\,\sigma(-y x)`.
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target}, reduction, size_average, reduce)
+        {"input": input, "target": target}, reduction, size_average, reduce, promote=("input",))
     return run_elementwise("soft_margin_loss", "soft_margin", _pair(arrays), originals, ("input",), reduction,
                            _grad, out_dtype)
 
@@ -252,7 +273,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     Gradient: :math:`\partial\ell/\partial x = [y \ne -1] - [y \ne 1][\Delta - x \ge 0]`.
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target}, reduction, size_average, reduce)
+        {"input": input, "target": target}, reduction, size_average, reduce, promote=("input",))
     margin = as_float(margin, "margin")
     return run_elementwise("hinge_embedding_loss", "hinge_embedding", _pair(arrays), originals, ("input",),
                            reduction, _grad, out_dtype, (margin,))
@@ -270,7 +291,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     :math:`\partial/\partial x_2 = y`, :math:`\partial/\partial y = -(x_1 - x_2)`.
     """
     named = {"input1": input1, "input2": input2, "target": target}
-    reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce)
+    reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce, tuple(named))
     _refuse_bool(originals["target"], "target", "margin_ranking_loss")
     x1, x2, y = arrays["input1"], arrays["input2"], arrays["target"]
     if not x1.ndim == x2.ndim == y.ndim:
@@ -295,14 +316,22 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     :math:`\partial\ell/\partial y = w\,[\log(1 - x) - \log x]` (unclamped, as torch).
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, allow_integer=())
+        {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, ("weight",),
+        promote=("input", "target"))
     x, w = arrays["input"], arrays["weight"]
     check_same_shape(x, arrays["target"], "input", "target", "binary_cross_entropy",
                      "torch refuses a target of another size")
     _check_broadcasts_into(w, "weight", x.shape, "target")
     operands = _pair(arrays) + ([("weight", w)] if w is not None else [])
     return run_elementwise("binary_cross_entropy", "bce" if w is None else "bce_w", operands, originals, _PAIR,
-                           reduction, _grad, out_dtype, check="all elements of input should be between 0 and 1")
+                           reduction, _grad, out_dtype, check=_bce_range_message)
+
+
+def _bce_range_message(operands):
+    """torch's message for the first of input and target (in that order) with an entry outside [0, 1] or NaN."""
+    x = operands["input"]
+    bad_input = not np.all((x >= 0) & (x <= 1))
+    return f"all elements of {'input' if bad_input else 'target'} should be between 0 and 1"
 
 
 @loss_function(differentiable=("input", "target"))
@@ -319,7 +348,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     :math:`\partial\ell/\partial y = -w\,[x + (p - 1) \log\sigma(x)]`.
     """
     named = {"input": input, "target": target, "weight": weight, "pos_weight": pos_weight}
-    reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce, allow_integer=())
+    # torch computes in the target's dtype: the input and the weights do not promote it
+    reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce,
+                                                        ("weight", "pos_weight"), promote=("target",))
     x = arrays["input"]
     check_same_shape(x, arrays["target"], "input", "target", "binary_cross_entropy_with_logits")
     kernel = "bce_logits"
@@ -340,13 +371,15 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     Mirrors ``torch.nn.functional.kl_div``: with ``log_target`` the target holds log-probabilities
     and :math:`\ell = e^{y} (y - x)`. ``'batchmean'`` divides the sum by ``input.shape[0]`` (by 1
     for a 0-d input); ``'mean'`` divides by the number of elements and warns, as torch does.
-    Integer arrays are refused.
+    Integer arrays are refused. The legacy ``size_average``/``reduce`` override ``reduction`` as
+    in torch, whose ``'batchmean'`` then still divides their result by ``input.shape[0]``.
 
     Gradient: :math:`\partial\ell/\partial x = -y` (:math:`-e^{y}`); :math:`\partial\ell/\partial y =
     \log y + 1 - x` (:math:`e^{y}(y - x + 1)`). torch's autograd through ``xlogy`` makes the
     target gradient NaN where y = 0; this mirrors it.
     """
     legacy = size_average is not None or reduce is not None
+    batchmean = isinstance(reduction, str) and reduction == "batchmean"
     if not legacy and reduction == "mean":
         import warnings
 
@@ -355,14 +388,17 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       UserWarning, stacklevel=3)
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target}, reduction, size_average, reduce, allow_integer=(),
-        allowed=REDUCTIONS + ("batchmean",))
+        {"input": input, "target": target}, "sum" if batchmean else reduction, size_average, reduce,
+        allow_integer=(), allowed=REDUCTIONS + ("batchmean",))
     log_target = as_bool(log_target, "log_target")
     x = arrays["input"]
     scale = None
-    if reduction == "batchmean":
+    if batchmean:
+        # torch: the reduced (or, with the legacy arguments, the 'mean' or 'none') loss / input.shape[0]
         batch = x.shape[0] if x.ndim else 1
-        scale = 1.0 / batch if batch else float("nan")
+        numel = math.prod(broadcast_shape([x.shape, arrays["target"].shape], _PAIR))
+        base = 1.0 if reduction == "none" else reduction_scale(reduction, numel)
+        scale = base / batch if batch else float("nan")
     return run_elementwise("kl_div", "kl_div_log" if log_target else "kl_div", _pair(arrays), originals, _PAIR,
                            reduction, _grad, out_dtype, scale=scale)
 
@@ -381,7 +417,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     term gives NaN for :math:`y \le 0` with ``full``, mirrored here.
     """
     reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target}, reduction, size_average, reduce)
+        {"input": input, "target": target}, reduction, size_average, reduce, _ANY_NUMERIC)
     kernel = "poisson" + ("_log" if as_bool(log_input, "log_input") else "") + ("_full" if as_bool(full, "full") else "")
     eps = as_float(eps, "eps")
     return run_elementwise("poisson_nll_loss", kernel, _pair(arrays), originals, _PAIR, reduction, _grad, out_dtype,
@@ -405,18 +441,18 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     Gradient: :math:`\partial\ell/\partial x = (x - y)/v`, :math:`\partial\ell/\partial y = -(x - y)/v`,
     :math:`\partial\ell/\partial var = \tfrac12 (1/v - (x - y)^2/v^2)`.
     """
+    named = {"input": input, "target": target, "var": var}
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"gaussian_nll_loss: var has negative entry/entries (var={var!r})")
-        var_value, var = var, None
+        del named["var"]  # a constant: no array, no gradient
     elif isinstance(var, (bool, int)):
         raise TypeError(f"gaussian_nll_loss: var must be a float or an array, got {type(var).__name__} {var!r}")
-    reduction, arrays, originals, out_dtype = _prologue(
-        {"input": input, "target": target, "var": var}, reduction, None, None)
+    reduction, arrays, originals, out_dtype = _prologue(named, reduction, None, None, ("input", "target"))
     _refuse_bool(originals["target"], "target", "gaussian_nll_loss")
-    x, v = arrays["input"], arrays["var"]
+    x, v = arrays["input"], arrays.get("var")
     if v is None:
-        v = np.asarray(var_value, dtype=x.dtype)
+        v = np.asarray(var, dtype=x.dtype)
     elif v.shape != x.shape:
         if x.shape[:-1] == v.shape:
             v = v[..., None]
@@ -430,6 +466,6 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
                              ("input", "target", "var"), reduction, _grad, out_dtype,
                              (eps, _HALF_LOG_2PI if as_bool(full, "full") else 0.0),
                              check="var has negative entry/entries")
-    if _grad is not None and "var" in result[1] and arrays["var"] is not None:
+    if _grad is not None and "var" in result[1]:
         result[1]["var"] = result[1]["var"].reshape(arrays["var"].shape)
     return result

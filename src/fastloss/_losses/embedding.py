@@ -37,7 +37,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     name = "cosine_embedding_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
     margin = as_float(margin, "margin")
-    arrays, originals, out_dtype, work = float_operands({"input1": input1, "input2": input2})
+    arrays, originals, out_dtype, work = float_operands({"input1": input1, "input2": input2},
+                                                        allow_integer=("input1", "input2"))
     x1, x2 = arrays["input1"], arrays["input2"]
     t = as_array(target, "target")
     if t.dtype.kind not in "biuf":
