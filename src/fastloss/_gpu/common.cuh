@@ -218,7 +218,8 @@ struct OnlineLse {
 
     __device__ __forceinline__ void add(T x) {
         if (x > m) {
-            s = s * (double)f_exp((T)(m - x)) + (double)f_exp((T)(x - x));
+            // the new maximum's own term exp(x - x): 1, or NaN for x = +inf (as exp(inf - inf))
+            s = s * (double)f_exp((T)(m - x)) + ((double)(x - x) + 1.0);
             m = x;
         } else if (x != -inf_of<T>()) {
             s += (double)f_exp((T)(x - m));
@@ -258,8 +259,8 @@ __device__ __forceinline__ void report_bad_index(i64* flag, i64 position) {
 
 // --- small kernels every family uses ---------------------------------------------------------------
 
-// The deterministic second stage of a reduction: out[0] = sum(part[0..n)), out[1] = sum(bad[0..n))
-// (bad may be NULL). One block; every thread sums a fixed stride, then block_sum.
+// The deterministic second stage of a reduction: out[0] = sum(part[0..n)) and, when bad is not
+// NULL, out[1] = sum(bad[0..n)). One block; every thread sums a fixed stride, then block_sum.
 __device__ __forceinline__ void finish_sums(const double* part, const double* bad, i64 n, double* out) {
     double a = 0.0, b = 0.0;
     for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
@@ -271,7 +272,8 @@ __device__ __forceinline__ void finish_sums(const double* part, const double* ba
     b = block_sum(b);
     if (threadIdx.x == 0) {
         out[0] = a;
-        out[1] = b;
+        if (bad != nullptr)
+            out[1] = b;
     }
 }
 

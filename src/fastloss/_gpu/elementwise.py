@@ -54,7 +54,7 @@ def _run(name, has_check, rows, cols, operands, out, gouts, go, gos0, gos1, g_sc
     params = [float(p) for p in params] + [0.0] * (2 - len(params))
     args += [out, *gouts, n_grads, go, gos0, gos1, float(g_scale), *params, part, bad]
     rt.launch("elementwise", f"fl_ew_{name}_{suffix(x.dtype)}", grid, BLOCK, args)
-    res = rt.empty(2, np.float64)
+    res = rt.full(2, 0.0, np.float64)
     rt.launch("elementwise", "fl_finish_sums", 1, FINISH_BLOCK, [part, bad, grid, res])
     if rt.emulated:
         host = rt.read(res)
