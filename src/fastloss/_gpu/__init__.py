@@ -16,7 +16,7 @@ CuPy is optional: nothing here is imported unless a CuPy array (or the emulation
 """
 import importlib
 
-FAMILIES = ("elementwise", "classification", "ctc")
+FAMILIES = ("elementwise", "classification", "margin", "embedding", "ctc")
 
 
 class BadIndex(IndexError):

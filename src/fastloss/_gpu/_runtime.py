@@ -81,12 +81,37 @@ def blocks_for(n, block=BLOCK, max_blocks=MAX_BLOCKS):
 
 
 def team_shape(rows, cols, warp_limit=1024, block=BLOCK):
-    """(grid, block, team) for a kernel that gives each row a team: a warp per row while rows are
-    short (``cols <= warp_limit``), else a whole block."""
+    """(grid, block, 'warp' | 'block') for a kernel that gives each row a team: a warp per row while
+    rows are short (``cols <= warp_limit``), else a whole block (long rows, large vocabularies)."""
     if cols <= warp_limit:
         per_block = block // 32
         return (rows + per_block - 1) // per_block, block, "warp"
     return rows, block, "block"
+
+
+def element_strides(a):
+    """``a``'s strides in elements."""
+    return [s // a.itemsize for s in a.strides]
+
+
+# --- the index-error flag -------------------------------------------------------------------------------
+
+_I64_MAX = np.iinfo(np.int64).max
+
+
+def index_flag(rt):
+    """A one-element device int64 holding the smallest bad index position (none: the largest int64)."""
+    return rt.full(1, _I64_MAX, np.int64)
+
+
+def check_index_flag(rt, flag, argument):
+    """Read the flag (the one small synchronisation of a call that checks indices) and raise
+    :class:`fastloss._gpu.BadIndex` naming the first bad position."""
+    position = int(rt.read(flag)[0])
+    if position != _I64_MAX:
+        from . import BadIndex
+
+        raise BadIndex(argument, position)
 
 
 # --- runtimes -------------------------------------------------------------------------------------------

@@ -10,41 +10,13 @@ of range raises :class:`fastloss._gpu.BadIndex` (the caller has normally refused
 """
 import numpy as np
 
-from . import BadIndex
-from ._runtime import BLOCK, FINISH_BLOCK, blocks_for, runtime_for, suffix
+from ._runtime import (BLOCK, FINISH_BLOCK, blocks_for, check_index_flag, element_strides, index_flag, runtime_for,
+                       suffix, team_shape)
 
 _TYPES = ("f32", "f64")
 KERNELS = tuple(f"fl_{k}_{s}" for k in ("nll", "ce_rows_warp", "ce_rows_block", "ce_spatial", "ce_prob_rows_warp",
                                         "ce_prob_rows_block", "ce_prob_spatial", "mlsm_warp", "mlsm_block")
                 for s in _TYPES)
-
-_I64_MAX = np.iinfo(np.int64).max
-# rows longer than this get a whole block (large vocabularies), shorter ones a warp
-WARP_ROW_LIMIT = 1024
-
-
-def _strides(a):
-    return [s // a.itemsize for s in a.strides]
-
-
-def _row_team(rows, cols):
-    """(grid, block, 'warp' | 'block') for a kernel giving each row a team."""
-    if cols <= WARP_ROW_LIMIT:
-        per_block = BLOCK // 32
-        return (rows + per_block - 1) // per_block, BLOCK, "warp"
-    # long rows (large vocabularies): a block each
-    return rows, BLOCK, "block"
-
-
-def _flag(rt):
-    return rt.full(1, _I64_MAX, np.int64)
-
-
-def _check_flag(rt, flag, argument):
-    """The one small read a call makes: the first bad index position, if any."""
-    position = int(rt.read(flag)[0])
-    if position != _I64_MAX:
-        raise BadIndex(argument, position)
 
 
 def _finish(rt, part, n, partial):
@@ -69,10 +41,10 @@ def nll(x, t, w, ignore_index, out, grad, go, g_scale, partial, n_threads):
         rt.launch("classification", f"fl_fill_{sfx}", blocks_for(grad.size), BLOCK, [grad, grad.size, 0.0])
     grid = blocks_for(N * S)
     part = rt.empty(grid, np.float64)
-    flag = _flag(rt)
+    flag = index_flag(rt)
     rt.launch("classification", f"fl_nll_{sfx}", grid, BLOCK,
-              [N, C, S, x, *_strides(x), t, w, int(ignore_index), out, grad, go, float(g_scale), part, flag])
-    _check_flag(rt, flag, "target")
+              [N, C, S, x, *element_strides(x), t, w, int(ignore_index), out, grad, go, float(g_scale), part, flag])
+    check_index_flag(rt, flag, "target")
     if out is None:
         _finish(rt, part, grid, partial)
 
@@ -84,21 +56,21 @@ def _ce_index(x, t, w, ignore_index, eps, out, grad, go, g_scale, partial, spati
     rt = runtime_for(x)
     sfx = suffix(x.dtype)
     W = _total_weight(rt, w)
-    flag = _flag(rt)
+    flag = index_flag(rt)
     common = [t, w, int(ignore_index), float(eps), W, out, grad, go, float(g_scale)]
     if spatial:
         grid = N * ((S + BLOCK - 1) // BLOCK)
         part = rt.empty(grid, np.float64)
-        xs0, xs1, _ = _strides(x)
+        xs0, xs1, _ = element_strides(x)
         rt.launch("classification", f"fl_ce_spatial_{sfx}", grid, BLOCK, [N, C, S, x, xs0, xs1, *common, part, flag])
         n_part = grid
     else:
-        grid, block, team = _row_team(N, C)
+        grid, block, team = team_shape(N, C)
         part = rt.empty(N, np.float64)
         rt.launch("classification", f"fl_ce_rows_{team}_{sfx}", grid, block,
-                  [N, C, x, _strides(x)[0], *common, part, flag])
+                  [N, C, x, element_strides(x)[0], *common, part, flag])
         n_part = N
-    _check_flag(rt, flag, "target")
+    check_index_flag(rt, flag, "target")
     if out is None:
         _finish(rt, part, n_part, partial)
 
@@ -123,16 +95,16 @@ def _ce_prob(x, y, w, eps, out, grad, tgrad, go, g_scale, partial, spatial):
     if spatial:
         grid = N * ((S + BLOCK - 1) // BLOCK)
         part = rt.empty(grid, np.float64)
-        xs0, xs1, _ = _strides(x)
-        ys0, ys1, _ = _strides(y)
+        xs0, xs1, _ = element_strides(x)
+        ys0, ys1, _ = element_strides(y)
         rt.launch("classification", f"fl_ce_prob_spatial_{sfx}", grid, BLOCK,
                   [N, C, S, x, xs0, xs1, y, ys0, ys1, *common, part])
         n_part = grid
     else:
-        grid, block, team = _row_team(N, C)
+        grid, block, team = team_shape(N, C)
         part = rt.empty(N, np.float64)
         rt.launch("classification", f"fl_ce_prob_rows_{team}_{sfx}", grid, block,
-                  [N, C, x, _strides(x)[0], y, _strides(y)[0], *common, part])
+                  [N, C, x, element_strides(x)[0], y, element_strides(y)[0], *common, part])
         n_part = N
     if out is None:
         _finish(rt, part, n_part, partial)
@@ -154,10 +126,10 @@ def multilabel_soft_margin(x, y, w, inv_c, out, gx, gy, go, g_scale, partial, n_
     if R == 0 or C == 0:
         return
     rt = runtime_for(x)
-    grid, block, team = _row_team(R, C)
+    grid, block, team = team_shape(R, C)
     part = rt.empty(R, np.float64)
     rt.launch("classification", f"fl_mlsm_{team}_{suffix(x.dtype)}", grid, block,
-              [R, C, x, *_strides(x), y, *_strides(y), w, *_strides(w), float(inv_c), out, gx, gy, go,
+              [R, C, x, *element_strides(x), y, *element_strides(y), w, *element_strides(w), float(inv_c), out, gx, gy, go,
                float(g_scale), part])
     if out is None:
         _finish(rt, part, R, partial)

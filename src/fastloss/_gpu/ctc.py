@@ -10,12 +10,10 @@ arrays are read once (torch's CUDA CTC also takes them to the host).
 """
 import numpy as np
 
-from . import BadIndex
-from ._runtime import runtime_for, suffix
+from ._runtime import check_index_flag, index_flag, runtime_for, suffix
 
 KERNELS = ("fl_ctc_f32", "fl_ctc_f64")
 
-_I64_MAX = np.iinfo(np.int64).max
 SHARED_LIMIT = 48 * 1024   # dynamic shared memory available without opting in
 
 
@@ -49,7 +47,7 @@ def ctc_loss(log_probs, targets, offsets, target_lengths, input_lengths, order, 
         shared = 0
     alpha = rt.empty(max(1, N * t_max * row_len), np.float64) if grad is not None else None
     links = rt.empty(N * 2 * row_len, np.int64)
-    flag = rt.full(1, _I64_MAX, np.int64)
+    flag = index_flag(rt)
     ts, ns, cs = (s // log_probs.itemsize for s in log_probs.strides)
     assert cs == 1, "the caller gives log_probs with class stride 1"
 
@@ -60,6 +58,4 @@ def ctc_loss(log_probs, targets, offsets, target_lengths, input_lengths, order, 
               [T, N, C, log_probs, ts, ns, dev(targets), dev(offsets), dev(target_lengths), dev(input_lengths),
                int(blank), nll, grad, dev(grad_scale) if grad is not None else None, int(bool(zero_infinity)),
                alpha, t_max, row_len, rows_ws, links, flag], shared=shared)
-    position = int(rt.read(flag)[0])
-    if position != _I64_MAX:
-        raise BadIndex("targets", position)
+    check_index_flag(rt, flag, "targets")
