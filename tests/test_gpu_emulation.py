@@ -121,26 +121,33 @@ def test_argument_kinds_are_checked(lib):
         lib.launch("t_kinds", 1, 32, [out, 0.5, 2])
 
 
-def test_libraries_are_cached_by_content():
+def test_libraries_are_cached_by_content(monkeypatch, tmp_path):
     from fastloss._gpu._emulate import build
 
+    monkeypatch.setenv("FASTLOSS_EMULATE_CACHE", str(tmp_path))
     code = 'extern "C" __global__ void t_one(double* out) { out[0] = 1.0; }\n'
     a = build("cachetest", code, ["t_one"], sanitize=False)
+    assert a.parent == tmp_path and a.exists()
+    stamp = a.stat().st_mtime_ns
     assert build("cachetest", code, ["t_one"], sanitize=False) == a
+    assert a.stat().st_mtime_ns == stamp  # found, not rebuilt
     changed = build("cachetest", code.replace("1.0", "2.0"), ["t_one"], sanitize=False)
     assert changed != a and changed.exists()
 
 
-def test_family_library_follows_its_source(monkeypatch, tmp_path):
-    """The emulation compiles the installed .cu text itself: a changed source gives another library."""
+def test_family_library_is_keyed_by_the_installed_source():
+    """The emulation compiles the installed .cu text itself: the library loaded for a family is
+    the one named after that text, and an edited source names another library."""
     from fastloss._gpu import _emulate, _runtime
 
+    names = _runtime.kernel_names("elementwise")
     original = _runtime.source("elementwise")
-    lib = _emulate.build("elementwise", original, _runtime.kernel_names("elementwise"), sanitize=False)
-    assert lib.name.startswith("elementwise-")
+    path, tu = _emulate.library_path("elementwise", original, names, sanitize=False)
+    assert original in tu
+    assert _emulate.Library.for_family("elementwise", sanitize=False).path == path
     edited = original.replace("l = (d * d) * w;", "l = (d * d) * w + T(0);")
     assert edited != original
-    assert _emulate.build("elementwise", edited, _runtime.kernel_names("elementwise"), sanitize=False) != lib
+    assert _emulate.library_path("elementwise", edited, names, sanitize=False)[0] != path
 
 
 ASAN_SCRIPT = textwrap.dedent('''

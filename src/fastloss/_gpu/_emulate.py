@@ -77,17 +77,23 @@ def translation_unit(code, names):
             "                            kinds, dims, shared, args, seed, error, error_len);\n}\n")
 
 
+def library_path(tag, code, names, sanitize):
+    """Where the library of ``code`` lives in the cache: the name holds a hash of everything that
+    goes into it (the translation unit, the shim, the compiler command)."""
+    tu = translation_unit(code, names)
+    probe = compile_command("SRC", "OUT", sanitize)
+    key = hashlib.sha256("\0".join([tu, SHIM.read_text(), " ".join(probe)]).encode()).hexdigest()[:24]
+    return cache_dir() / f"{tag}-{'asan-' if sanitize else ''}{key}.so", tu
+
+
 def build(tag, code, names, sanitize=None):
     """The path of the emulation library of CUDA source ``code`` (its includes inlined) with the
     kernels ``names``, compiled unless the cache holds one built from the same text."""
     sanitize = sanitize_default() if sanitize is None else sanitize
-    tu = translation_unit(code, names)
-    probe = compile_command("SRC", "OUT", sanitize)
-    key = hashlib.sha256("\0".join([tu, SHIM.read_text(), " ".join(probe)]).encode()).hexdigest()[:24]
-    folder = cache_dir()
-    lib = folder / f"{tag}-{'asan-' if sanitize else ''}{key}.so"
+    lib, tu = library_path(tag, code, names, sanitize)
     if lib.exists():
         return lib
+    folder = lib.parent
     fd, tmp_src = tempfile.mkstemp(suffix=".cpp", prefix=f"{tag}-", dir=folder)
     with os.fdopen(fd, "w") as f:
         f.write(tu)
