@@ -3,7 +3,11 @@
 Each loss's semantics (validation, shapes, reductions) are written once, in terms of an array
 module ``xp`` and a kernel namespace; this module only answers "which arrays, which kernels".
 CuPy is imported lazily and only if the caller already uses it.
+
+``FASTLOSS_GPU=emulate`` (a testing aid) sends NumPy arrays to the GPU kernels too: their
+unchanged CUDA sources, compiled for and run on the CPU (see ``fastloss._gpu._emulate``).
 """
+import os
 import sys
 
 import numpy as np
@@ -44,9 +48,14 @@ def check_same_backend(arrays):
 _CPU_KERNELS = {}
 
 
+def gpu_emulated():
+    """True when ``FASTLOSS_GPU=emulate``: NumPy arrays run the GPU kernels on the CPU."""
+    return os.environ.get("FASTLOSS_GPU", "") == "emulate"
+
+
 def kernels(module_name, *arrays):
     """The kernel module ``module_name`` (e.g. ``'elementwise'``) of the backend that owns ``arrays``."""
-    if "cupy" in sys.modules and any(_is_cupy(a) for a in arrays if a is not None):
+    if ("cupy" in sys.modules and any(_is_cupy(a) for a in arrays if a is not None)) or gpu_emulated():
         from . import _gpu
 
         return _gpu.kernels(module_name)
