@@ -267,24 +267,14 @@ cdef inline void row_emissions(const floating* lprow, Py_ssize_t cs, i64 C, Samp
     y[s.L + 1] = 0.0
 
 
-cdef extern from *:
-    """
-    static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
-    static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
-    static inline void fl_ctc_wait_for(long long* p, long long v) {
-        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) {
-    #if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-    #endif
-        }
-    }
-    """
-    void fl_ctc_prefetch(const void* p) nogil
+cdef extern from "fastloss_portable.h":
+    # (the compiler builtins, with MSVC equivalents, live in fastloss_portable.h)
+    void fl_ctc_prefetch "fl_prefetch_read"(const void* p) nogil
     # spins until *p >= v (acquire: everything written before the arrivals that got it there is seen)
-    void fl_ctc_wait_for(long long* p, long long v) nogil
+    void fl_ctc_wait_for "fl_spin_until_at_least"(long long* p, long long v) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
-    long long fl_ctc_arrive(long long* p) nogil
+    long long fl_ctc_arrive "fl_atomic_increment"(long long* p) nogil
 
 
 cdef inline void prefetch_bytes(const char* p, Py_ssize_t nbytes) noexcept nogil:
