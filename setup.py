@@ -73,7 +73,8 @@ def wanted_isa_variants():
     names = [n.strip() for n in chosen.split(",") if n.strip() and n.strip() != "none"]
     unknown = [n for n in names if n not in ISA_VARIANTS]
     if unknown:
-        raise SystemExit(f"setup.py: FASTLOSS_ISA_VARIANTS names unknown ISAs {unknown} (known: {sorted(ISA_VARIANTS)})")
+        raise SystemExit(f"setup.py: FASTLOSS_ISA_VARIANTS names unknown ISAs {unknown} "
+                         f"(known: {sorted(ISA_VARIANTS)})")
     return [isa for isa in ISA_VARIANTS if isa in names]
 
 
@@ -225,8 +226,8 @@ class BuildKernels(build_ext):
     """Probe the compiler, set each extension's flags, cythonize, compile; check every module was built."""
 
     def build_extensions(self):
-        from Cython.Build import cythonize
         import numpy
+        from Cython.Build import cythonize
 
         compiler = self.compiler
         if not _try_program(compiler, "int main(void) { return 0; }\n", [], []):

@@ -19,9 +19,8 @@ import fastloss
 
 torch = pytest.importorskip("torch")
 import fastloss.torch as flt  # noqa: E402
-from fastloss.torch import _ops  # noqa: E402
-
 from benchmarks.bench_ctc import ctc_inputs  # noqa: E402
+from fastloss.torch import _ops  # noqa: E402
 
 pytestmark = pytest.mark.torch
 CONTENDERS = ("torch", "fastloss.torch", "fastloss.torch-op", "fastloss-numpy")

@@ -1,9 +1,10 @@
 """Shared by the examples: train the same model on the same batches twice, once with torch's loss and
 once with fastloss's, and print per-epoch losses and times side by side.
 
-The two runs alternate step by step (same machine load for both). A step is split so that the loss's own cost is visible: the model's forward, the loss forward and
-backward on a detached leaf (what differs between the two runs), then the model's backward from
-that leaf's gradient and the optimizer step.
+The two runs alternate step by step (same machine load for both). A step is split so that the
+loss's own cost is visible: the model's forward, the loss forward and backward on a detached leaf
+(what differs between the two runs), then the model's backward from that leaf's gradient and the
+optimizer step.
 """
 import copy
 import time

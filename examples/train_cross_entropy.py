@@ -17,8 +17,9 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fastloss.torch as flt  # noqa: E402
 from _compare import compare  # noqa: E402
+
+import fastloss.torch as flt  # noqa: E402
 
 
 class NextToken(torch.nn.Module):

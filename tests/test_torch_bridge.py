@@ -6,17 +6,16 @@ Skipped as a whole when torch is not installed.
 import importlib
 import warnings
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from torch_cases import CASES, REDUCTIONS  # noqa: E402
 
 import fastloss  # noqa: E402
 import fastloss.torch as flt  # noqa: E402
 from fastloss.torch import _ops  # noqa: E402
 from fastloss.torch import functional as flt_functional  # noqa: E402
-
-from torch_cases import CASES, REDUCTIONS  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TF = torch.nn.functional
@@ -362,7 +361,8 @@ def _module_cases():
         ("MultiLabelSoftMarginLoss", {}, "multilabel_soft_margin_loss"),
         ("CosineEmbeddingLoss", {"margin": 0.1}, "cosine_embedding_loss"),
         ("MarginRankingLoss", {"margin": 0.2}, "margin_ranking_loss"),
-        ("MultiMarginLoss", {"p": 2}, "multi_margin_loss"), ("TripletMarginLoss", {"swap": True}, "triplet_margin_loss"),
+        ("MultiMarginLoss", {"p": 2}, "multi_margin_loss"),
+        ("TripletMarginLoss", {"swap": True}, "triplet_margin_loss"),
         ("TripletMarginWithDistanceLoss", {"distance_function": torch.nn.PairwiseDistance(p=1.0)},
          "triplet_margin_with_distance_loss"),
         ("CTCLoss", {"zero_infinity": True}, "ctc_loss"),

@@ -1,8 +1,6 @@
 """Type stubs of the compiled module fastloss._cpu.elementwise (internal: kernels never validate)."""
 from typing import Any
 
-from numpy.typing import NDArray
-
 def mse(
     rows: int,
     cols: int,

@@ -1,7 +1,5 @@
 """Type stubs of the compiled module fastloss._cpu.threads (internal: kernels never validate)."""
-from typing import Any
 
-from numpy.typing import NDArray
 
 def has_openmp() -> bool: ...
 def openmp_max_threads() -> int: ...
