@@ -168,11 +168,12 @@ SPECS = {s.name: s for s in [
 
 def _to_array(t):
     """A CPU tensor as a NumPy array sharing its memory (any strides); bfloat16 as a float32 copy."""
+    t = t.detach()
     if t.dtype == torch.bfloat16:
         t = t.float()  # NumPy has no bfloat16: computed in float32, returned as bfloat16
     elif t.is_neg():
         t = t.resolve_neg()
-    return t.detach().numpy()
+    return t.numpy()
 
 
 def _to_tensor(a, dtype):
