@@ -178,8 +178,9 @@ def _to_array(t):
 
 def _to_tensor(a, dtype):
     """A NumPy result as a tensor of ``dtype``, sharing its memory where the dtype already matches."""
-    a = np.asarray(a)
-    if not a.flags.writeable or any(s < 0 for s in a.strides):
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    if not a.flags.writeable or (a.ndim and min(a.strides) < 0):
         a = a.copy()  # torch.from_numpy takes neither (fastloss's results are fresh arrays: not expected)
     t = torch.from_numpy(a)
     return t if t.dtype == dtype else t.to(dtype)
@@ -348,11 +349,18 @@ def _eager_function(spec):
     op = OPS[spec.name]
 
     # forward(ctx, ...) rather than a setup_context staticmethod: with one, apply() binds every
-    # call's arguments with inspect.signature (microseconds that matter at this size)
+    # call's arguments with inspect.signature (microseconds that matter at this size). And the
+    # gradients go straight onto ctx: the loss is the only output autograd has to wrap.
     def forward(ctx, *args):
-        output = _kernel(spec, *args)
-        _setup_context(spec, ctx, args, output)
-        return output
+        tensors, params, wrt, _ = _split(spec, args)
+        wanted = [name for name, w in zip(spec.differentiable, wrt) if w]
+        loss, grads = _compute(spec, tensors, params, wanted, None)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*tensors)
+        ctx.params = params
+        ctx.grads = [_to_tensor(grads[name], tensors[i].dtype) if grads and name in grads else None
+                     for name, i in zip(spec.differentiable, spec.diff_index)]
+        return _to_tensor(loss, _result_dtype(spec, tensors))
 
     def backward(ctx, *grads):
         return _backward(spec, op, ctx, *grads)
@@ -406,7 +414,7 @@ def call(name, tensors, params):
     if _plain_eager(tensors):
         if not graph:  # nothing to differentiate: the kernel alone
             return _to_tensor(_compute(spec, tensors, params, (), None)[0], _result_dtype(spec, tensors))
-        return EAGER[name].apply(*tensors, *params, wrt, None)[0]
+        return EAGER[name].apply(*tensors, *params, wrt, None)
     return OPS[name](*tensors, *params, wrt, None)[0]
 
 
