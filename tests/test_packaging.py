@@ -105,3 +105,21 @@ def test_mypy_checks_calls_against_the_stubs(tmp_path):
     assert result.returncode == 1, result.stdout
     assert 'Argument "reduction" to "mse_loss" has incompatible type "int"' in result.stdout
     assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in result.stdout
+
+
+@needs_tree
+def test_a_changed_build_configuration_rebuilds_everything(tmp_path):
+    """The configuration stamp: another OpenMP/flag configuration than the last build's forces
+    re-cythonizing and recompiling every module (an old build/ never mixes serial and OpenMP)."""
+    from setuptools import Distribution
+
+    setup = _setup_module()
+    command = setup.BuildKernels(Distribution())
+    command.build_temp = str(tmp_path)
+    openmp = {"openmp": [["-fopenmp"], ["-fopenmp"]], "flags": ["-O3"], "link": [], "modules": ["a"],
+              "compiler": "unix"}
+    serial = dict(openmp, openmp=None)
+    assert command._config_changed(openmp)  # no stamp yet: a first build compiles everything
+    command._write_config(openmp)
+    assert not command._config_changed(openmp)
+    assert command._config_changed(serial)
