@@ -103,10 +103,16 @@ def kernel_sources():
     return sources
 
 
-def write_isa_variant_source(pyx, isa):
-    """``<name>_<isa>.pyx``: a copy of a kernel module's source under the variant's module name."""
+def variant_path(pyx, isa):
     base = os.path.splitext(os.path.basename(pyx))[0]
-    target = os.path.join(os.path.dirname(pyx), f"{base}_{isa}.pyx")
+    return os.path.join(os.path.dirname(pyx), f"{base}_{isa}.pyx")
+
+
+def write_isa_variant_source(pyx, isa):
+    """``<name>_<isa>.pyx``: a copy of a kernel module's source under the variant's module name
+    (written when building, not by sdist)."""
+    base = os.path.splitext(os.path.basename(pyx))[0]
+    target = variant_path(pyx, isa)
     with open(pyx) as f:
         text = f"# Generated: {base}.pyx compiled for {isa}; edit {base}.pyx, not this file.\n" + f.read()
     if not os.path.exists(target) or open(target).read() != text:
@@ -135,19 +141,17 @@ def extensions():
     if not sources:
         raise SystemExit(f"setup.py: no Cython sources (*.pyx, *.pyx.tp) under {CPU_DIR}: this source tree or "
                          "sdist is incomplete, and a build without its compiled kernels would not import")
-    exts, variant_sources = [], []
+    exts = []
     for pyx in sources:
         exts.append(Extension(module_name(pyx), [pyx]))
         base = os.path.splitext(os.path.basename(pyx))[0]
         if base in NO_VARIANTS:
             continue
         for isa in wanted_isa_variants():
-            copy = write_isa_variant_source(pyx, isa)
-            variant_sources.append(copy)
+            copy = variant_path(pyx, isa)
             ext = Extension(module_name(copy), [copy])
-            ext.fastloss_isa = isa
+            ext.fastloss_isa, ext.fastloss_source = isa, pyx
             exts.append(ext)
-    remove_stale_variants(variant_sources)
     return exts
 
 
@@ -243,6 +247,9 @@ class BuildKernels(build_ext):
         flags, link = compile_flags(compiler)
         if compiler.compiler_type == "msvc":
             self.extensions = [e for e in self.extensions if not getattr(e, "fastloss_isa", None)]
+        variants = [write_isa_variant_source(e.fastloss_source, e.fastloss_isa)
+                    for e in self.extensions if getattr(e, "fastloss_isa", None)]
+        remove_stale_variants(variants)
         for ext in self.extensions:
             isa = getattr(ext, "fastloss_isa", None)
             ext.include_dirs = [numpy.get_include(), CPU_DIR]
