@@ -1,73 +1,87 @@
 """Build the Cython kernels.
 
 * Every ``src/fastloss/_cpu/*.pyx`` becomes an extension; ``*.pyx.tp`` files are Tempita templates
-  rendered to ``.pyx`` first (the way scikit-learn generates its per-loss loops).
-* OpenMP is probed by compiling a tiny program with the candidate flag; without it the build goes on
-  serially (``prange`` then runs as a plain loop) and says so with a warning.
-* ``-O3`` everywhere; ``FASTLOSS_NATIVE=1`` adds ``-march=native`` for local builds only (a wheel must
+  rendered to ``.pyx`` first (the way scikit-learn generates its per-loss loops). No source found,
+  or a build that produced no extension, is an error: never a pure-Python wheel that cannot import.
+* Compiler flags per compiler (set in ``build_ext``, once the compiler is known): GCC/Clang
+  ``-O3 -g0 -fno-math-errno -ffp-contract=off`` (no debug info; ``-s`` strips at link on Linux),
+  MSVC ``/O2``. ``FASTLOSS_NATIVE=1`` adds ``-march=native`` for local builds only (a wheel must
   run on any x86-64).
-* On x86-64 with GCC/Clang each kernel module is also built for AVX2 and AVX-512 (``<name>_avx2``,
-  ``<name>_avx512``, from copies of its source) and ``fastloss._cpu.kernels`` loads the best variant
-  the CPU runs: the exp/log-bound kernels get 2-4x the SIMD lanes, and a portable wheel still runs
-  everywhere.
-  ``-ffp-contract=off`` keeps both variants' arithmetic identical (no fused multiply-adds).
+* OpenMP: a C compiler is checked first (so a missing one is reported as that), then OpenMP is
+  probed by compiling and running a tiny program with each candidate flag, through the same
+  compiler object as the extensions (so CC, CFLAGS, CPPFLAGS and LDFLAGS apply: Homebrew's
+  libomp via ``CPPFLAGS=-I$(brew --prefix libomp)/include LDFLAGS=-L$(brew --prefix libomp)/lib``):
+  GCC ``-fopenmp``, Apple Clang ``-Xpreprocessor -fopenmp`` + ``-lomp``, Intel ``-qopenmp``,
+  MSVC ``/openmp``. Without it the build goes on serially (``prange`` runs as a plain loop) and
+  says so. ``FASTLOSS_NO_OPENMP=1`` forces a serial build (``0``/``false``/empty do not).
+* The configuration (OpenMP or not, ISA variants, flags) is stamped in the build directory: when
+  it changes, every module is re-cythonized and recompiled, so an old ``build/`` never mixes
+  serial and OpenMP modules.
+* On x86-64 with GCC/Clang the exp/log-bound kernel modules are also built for AVX2 and AVX-512
+  (``<name>_avx2``, ``<name>_avx512``, from copies of their source) and ``fastloss._cpu.kernels``
+  loads the best variant the CPU runs. ``classification`` is not copied: its hot float32 loops are
+  C functions multiversioned with ``target_clones`` inside the one module. ``-ffp-contract=off``
+  keeps every variant's arithmetic identical (no fused multiply-adds).
+  ``FASTLOSS_ISA_VARIANTS=avx2`` (or ``avx512``, or ``none``) builds fewer copies, for a faster
+  local build (``FASTLOSS_NO_ISA_VARIANTS=1`` is the same as ``none``).
 """
 import glob
+import json
 import os
+import platform
+import shlex
 import shutil
-import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
-import warnings
 
-import platform
-
-import numpy
-from Cython.Build import cythonize
-from Cython import Tempita
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPU_DIR = os.path.join("src", "fastloss", "_cpu")
 
-# Modules that are not kernels (run-time queries, test hooks) get no ISA variants.
-NO_VARIANTS = {"threads", "isa", "vecmath_check"}
+# Modules that are not kernels (run-time queries, test hooks) get no ISA variants, nor does
+# classification (see the docstring).
+NO_VARIANTS = {"threads", "isa", "vecmath_check", "classification"}
 # The best first; fastloss._cpu.best_isa() checks the same features at run time. GCC's generic
 # tuning would keep AVX-512 code at 256-bit vectors: ask for the full width.
 ISA_VARIANTS = {
     "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mprefer-vector-width=512"],
     "avx2": ["-mavx2"],
 }
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
-def isa_variants_supported():
-    return (platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "win32"
-            and not os.environ.get("FASTLOSS_NATIVE") and not os.environ.get("FASTLOSS_NO_ISA_VARIANTS"))
+def env_flag(name):
+    """A boolean environment variable: 1/true/yes/on or 0/false/no/off/empty (anything else: error)."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SystemExit(f"setup.py: {name}={os.environ[name]!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
-def write_isa_variant_sources():
-    """``<name>_<isa>.pyx``: a copy of each kernel module's source under the variant's module name."""
-    variants = []
-    for pyx in sorted(glob.glob(os.path.join(HERE, CPU_DIR, "*.pyx"))):
-        base = os.path.splitext(os.path.basename(pyx))[0]
-        if base in NO_VARIANTS or any(base.endswith("_" + isa) for isa in ISA_VARIANTS):
-            continue
-        for isa, flags in ISA_VARIANTS.items():
-            target = os.path.join(os.path.dirname(pyx), f"{base}_{isa}.pyx")
-            with open(pyx) as f:
-                text = f.read()
-            header = f"# Generated: {base}.pyx compiled for {isa}; edit {base}.pyx, not this file.\n"
-            if not os.path.exists(target) or open(target).read() != header + text:
-                with open(target, "w") as f:
-                    f.write(header + text)
-            variants.append((os.path.relpath(target, HERE), flags))
-    return dict(variants)
+def wanted_isa_variants():
+    """The ISA variants to build: none off x86-64, on Windows (MSVC) or with FASTLOSS_NATIVE."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32" or env_flag("FASTLOSS_NATIVE"):
+        return []
+    if env_flag("FASTLOSS_NO_ISA_VARIANTS"):
+        return []
+    chosen = os.environ.get("FASTLOSS_ISA_VARIANTS", "avx2,avx512").strip().lower()
+    names = [n.strip() for n in chosen.split(",") if n.strip() and n.strip() != "none"]
+    unknown = [n for n in names if n not in ISA_VARIANTS]
+    if unknown:
+        raise SystemExit(f"setup.py: FASTLOSS_ISA_VARIANTS names unknown ISAs {unknown} "
+                         f"(known: {sorted(ISA_VARIANTS)})")
+    return [isa for isa in ISA_VARIANTS if isa in names]
 
 
 def render_templates():
     """Render each ``.pyx.tp`` to ``.pyx`` when the template is newer."""
+    from Cython import Tempita
+
     for template in glob.glob(os.path.join(HERE, CPU_DIR, "*.pyx.tp")):
         target = template[: -len(".tp")]
         if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(template):
@@ -79,110 +93,214 @@ def render_templates():
             f.write(text)
 
 
-def openmp_flags():
-    """Return (compile_args, link_args) for OpenMP, or ([], []) where the compiler has none."""
-    if os.environ.get("FASTLOSS_NO_OPENMP"):
-        return [], []
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    cc = cc.split()
-    # (compile flags, link flags): gcc/clang, Apple clang with libomp, Intel.
-    candidates = [
-        (["-fopenmp"], ["-fopenmp"]),
-        (["-Xpreprocessor", "-fopenmp"], ["-lomp"]),
-        (["-qopenmp"], ["-qopenmp"]),
-    ]
-    program = textwrap.dedent(
-        """
-        #include <omp.h>
-        #include <stdio.h>
-        int main(void) {
-            int n = 0;
-            #pragma omp parallel reduction(+:n)
-            n += 1;
-            printf("%d\\n", n > 0);
-            return 0;
-        }
-        """
-    )
-    tmp = tempfile.mkdtemp()
-    try:
-        src = os.path.join(tmp, "probe.c")
-        with open(src, "w") as f:
-            f.write(program)
-        exe = os.path.join(tmp, "probe")
-        for flags, link in candidates:
-            try:
-                subprocess.run(cc + flags + [src, "-o", exe] + link, check=True, capture_output=True, timeout=60)
-                out = subprocess.run([exe], check=True, capture_output=True, timeout=60).stdout
-                if out.strip() == b"1":
-                    return flags, link
-            except (OSError, subprocess.SubprocessError):
-                continue
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    warnings.warn("fastloss: the C compiler has no OpenMP; building serial kernels.")
-    return [], []
+def kernel_sources():
+    """The kernel modules' own ``.pyx`` files (not ISA copies left by an earlier build)."""
+    sources = []
+    for pyx in sorted(glob.glob(os.path.join(CPU_DIR, "*.pyx"))):
+        base = os.path.splitext(os.path.basename(pyx))[0]
+        if not any(base.endswith("_" + isa) for isa in ISA_VARIANTS):
+            sources.append(pyx)
+    return sources
 
 
-def compiler_accepts(flag):
-    """Whether the C compiler takes ``flag`` (an option only some compilers know)."""
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
-    tmp = tempfile.mkdtemp()
-    try:
-        src = os.path.join(tmp, "probe.c")
-        with open(src, "w") as f:
-            f.write("int main(void) { return 0; }\n")
-        result = subprocess.run(cc + ["-Werror", flag, "-c", src, "-o", os.path.join(tmp, "probe.o")],
-                                capture_output=True, timeout=60)
-        return result.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def variant_path(pyx, isa):
+    base = os.path.splitext(os.path.basename(pyx))[0]
+    return os.path.join(os.path.dirname(pyx), f"{base}_{isa}.pyx")
+
+
+def write_isa_variant_source(pyx, isa):
+    """``<name>_<isa>.pyx``: a copy of a kernel module's source under the variant's module name
+    (written when building, not by sdist)."""
+    base = os.path.splitext(os.path.basename(pyx))[0]
+    target = variant_path(pyx, isa)
+    with open(pyx) as f:
+        text = f"# Generated: {base}.pyx compiled for {isa}; edit {base}.pyx, not this file.\n" + f.read()
+    if not os.path.exists(target) or open(target).read() != text:
+        with open(target, "w") as f:
+            f.write(text)
+    return target
+
+
+def remove_stale_variants(keep):
+    """Variant copies (sources, generated C, in-place builds) of an earlier build that this build
+    does not make: compiled without their ISA flags, or left stale, they must not be loaded."""
+    for isa in ISA_VARIANTS:
+        for path in glob.glob(os.path.join(CPU_DIR, f"*_{isa}.*")):
+            source = os.path.join(CPU_DIR, os.path.basename(path).split(".")[0] + ".pyx")
+            if source not in keep and path.endswith((".pyx", ".c", ".so", ".pyd")):
+                os.remove(path)
+
+
+def module_name(pyx):
+    return os.path.splitext(os.path.relpath(pyx, "src"))[0].replace(os.sep, ".")
 
 
 def extensions():
     render_templates()
-    variant_flags = write_isa_variant_sources() if isa_variants_supported() else {}
-    omp_compile, omp_link = openmp_flags()
-    compile_args = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-function", "-Wno-unreachable-code"]
+    sources = kernel_sources()
+    if not sources:
+        raise SystemExit(f"setup.py: no Cython sources (*.pyx, *.pyx.tp) under {CPU_DIR}: this source tree or "
+                         "sdist is incomplete, and a build without its compiled kernels would not import")
+    exts = []
+    for pyx in sources:
+        exts.append(Extension(module_name(pyx), [pyx]))
+        base = os.path.splitext(os.path.basename(pyx))[0]
+        if base in NO_VARIANTS:
+            continue
+        for isa in wanted_isa_variants():
+            copy = variant_path(pyx, isa)
+            ext = Extension(module_name(copy), [copy])
+            ext.fastloss_isa, ext.fastloss_source = isa, pyx
+            exts.append(ext)
+    return exts
+
+
+# --------------------------------------------------------------------------------------------
+# Compiler checks through the build's own compiler object.
+
+_OPENMP_PROGRAM = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d\\n", n > 0);
+        return 0;
+    }
+    """
+)
+
+
+def _try_program(compiler, source, compile_flags, link_flags, run=False):
+    """Compile (and link, and run) ``source`` with ``compiler``; True when it all works."""
+    import subprocess
+
+    tmp = tempfile.mkdtemp(prefix="fastloss-probe-")
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp)
+        with open("probe.c", "w") as f:
+            f.write(source)
+        objects = compiler.compile(["probe.c"], extra_postargs=compile_flags)
+        if compiler.compiler_type != "msvc":
+            # setuptools applies CFLAGS/CPPFLAGS to compiling and LDFLAGS to shared objects only
+            link_flags = shlex.split(os.environ.get("LDFLAGS", "")) + link_flags
+        compiler.link_executable(objects, "probe", extra_postargs=link_flags)
+        if run:
+            exe = os.path.join(tmp, "probe.exe" if sys.platform == "win32" else "probe")
+            out = subprocess.run([exe], check=True, capture_output=True, timeout=60).stdout
+            return out.strip() == b"1"
+        return True
+    except Exception:
+        return False
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def openmp_flags(compiler):
+    """(compile_args, link_args) for OpenMP, or None where the compiler has none."""
+    if env_flag("FASTLOSS_NO_OPENMP"):
+        return None
+    if compiler.compiler_type == "msvc":
+        candidates = [(["/openmp"], [])]
+    else:
+        # (compile flags, link flags): GCC/Clang, Apple Clang with libomp, Intel.
+        candidates = [(["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"]),
+                      (["-qopenmp"], ["-qopenmp"])]
+    for flags, link in candidates:
+        if _try_program(compiler, _OPENMP_PROGRAM, flags, link, run=True):
+            return flags, link
+    return None
+
+
+def compile_flags(compiler):
+    if compiler.compiler_type == "msvc":
+        return ["/O2"], []
+    flags = ["-O3", "-g0", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-function", "-Wno-unreachable-code"]
     # The generated elementwise module holds hundreds of kernels: at GCC's default unit growth
     # limit (40%) the inliner stops inlining the exp/log helpers into the last kernels it meets, and
-    # their loops do not vectorise (which ones depends on every line of the file).
-    if sys.platform != "win32" and compiler_accepts("--param=inline-unit-growth=200"):
-        compile_args.append("--param=inline-unit-growth=200")
-    if os.environ.get("FASTLOSS_NATIVE"):
-        compile_args.append("-march=native")
-    if sys.platform == "win32":
-        compile_args = ["/O2"] + (["/openmp"] if omp_compile else [])
-        omp_compile, omp_link = [], []
-    exts = []
-    for pyx in sorted(glob.glob(os.path.join(CPU_DIR, "*.pyx"))):
-        name = os.path.splitext(os.path.relpath(pyx, "src"))[0].replace(os.sep, ".")
-        if pyx.endswith(tuple(f"_{isa}.pyx" for isa in ISA_VARIANTS)) and pyx not in variant_flags:
-            continue  # a variant copy left by an earlier build: without its flags it is not that variant
-        exts.append(
-            Extension(
-                name,
-                [pyx],
-                include_dirs=[numpy.get_include(), CPU_DIR],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=compile_args + omp_compile + variant_flags.get(pyx, []),
-                extra_link_args=omp_link,
-            )
+    # their loops do not vectorise (which ones depends on every line of the file). Clang has no such
+    # parameter (it refuses it under -Werror).
+    growth = "--param=inline-unit-growth=200"
+    if _try_program(compiler, "int main(void) { return 0; }\n", ["-Werror", growth], []):
+        flags.append(growth)
+    if env_flag("FASTLOSS_NATIVE"):
+        flags.append("-march=native")
+    link = ["-s"] if sys.platform.startswith("linux") else []  # strip the symbol tables too
+    return flags, link
+
+
+class BuildKernels(build_ext):
+    """Probe the compiler, set each extension's flags, cythonize, compile; check every module was built."""
+
+    def build_extensions(self):
+        import numpy
+        from Cython.Build import cythonize
+
+        compiler = self.compiler
+        if not _try_program(compiler, "int main(void) { return 0; }\n", [], []):
+            raise SystemExit("setup.py: no working C compiler: fastloss's kernels are C (Cython) extensions. Install "
+                             "one (gcc or clang; on Windows the MSVC build tools), or set CC to it.")
+        omp = openmp_flags(compiler)
+        if omp is None:
+            print("fastloss: " + ("FASTLOSS_NO_OPENMP is set" if env_flag("FASTLOSS_NO_OPENMP") else
+                                  "the C compiler has no OpenMP") + "; building serial kernels "
+                  "(on macOS: brew install libomp, then CPPFLAGS=-I$(brew --prefix libomp)/include "
+                  "LDFLAGS=-L$(brew --prefix libomp)/lib)", file=sys.stderr)
+        omp_compile, omp_link = omp or ([], [])
+        flags, link = compile_flags(compiler)
+        if compiler.compiler_type == "msvc":
+            self.extensions = [e for e in self.extensions if not getattr(e, "fastloss_isa", None)]
+        variants = [write_isa_variant_source(e.fastloss_source, e.fastloss_isa)
+                    for e in self.extensions if getattr(e, "fastloss_isa", None)]
+        remove_stale_variants(variants)
+        for ext in self.extensions:
+            isa = getattr(ext, "fastloss_isa", None)
+            ext.include_dirs = [numpy.get_include(), CPU_DIR]
+            ext.define_macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+            ext.extra_compile_args = flags + omp_compile + (ISA_VARIANTS[isa] if isa else [])
+            ext.extra_link_args = link + omp_link
+        config = {"openmp": omp, "flags": flags, "link": link, "modules": sorted(e.name for e in self.extensions),
+                  "compiler": compiler.compiler_type}
+        changed = self._config_changed(config)
+        cythonized = cythonize(
+            self.extensions,
+            include_path=["src"],
+            compile_time_env={"FASTLOSS_OPENMP": omp is not None},
+            force=changed or self.force,
+            quiet=True,
+            compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False,
+                                 "cdivision": True, "initializedcheck": False},
         )
-    return cythonize(
-        exts,
-        include_path=["src"],
-        compile_time_env={"FASTLOSS_OPENMP": bool(omp_compile)},
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "initializedcheck": False,
-        },
-    )
+        c_sources = {e.name: e.sources for e in cythonized}
+        for ext in self.extensions:  # keep setuptools' own Extension objects, with the C sources
+            ext.sources = c_sources[ext.name]
+        if changed:
+            self.force = True  # recompile every module: none is left from another configuration
+        super().build_extensions()
+        missing = [e.name for e in self.extensions if not os.path.exists(self.get_ext_fullpath(e.name))]
+        if missing or not self.extensions:
+            raise SystemExit(f"setup.py: the build produced no extension for {missing or 'any module'}")
+        self._write_config(config)
+
+    def _config_path(self):
+        return os.path.join(self.build_temp, "fastloss-build-config.json")
+
+    def _config_changed(self, config):
+        try:
+            with open(self._config_path()) as f:
+                return json.load(f) != json.loads(json.dumps(config))
+        except (OSError, ValueError):
+            return True
+
+    def _write_config(self, config):
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(self._config_path(), "w") as f:
+            json.dump(config, f)
 
 
-setup(ext_modules=extensions())
+if __name__ == "__main__":  # (setuptools' build backend runs this file as __main__ too)
+    setup(ext_modules=extensions(), cmdclass={"build_ext": BuildKernels})

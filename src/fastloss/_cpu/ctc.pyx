@@ -281,19 +281,7 @@ cdef inline void row_emissions(const floating* lprow, Py_ssize_t cs, i64 C, Samp
 
 cdef extern from *:
     """
-    #if defined(_WIN32)
-    #include <windows.h>
-    static inline void fl_ctc_yield(void) { SwitchToThread(); }
-    static inline void fl_ctc_doze(void) { Sleep(0); }
-    #else
-    #include <sched.h>
-    #include <time.h>
-    static inline void fl_ctc_yield(void) { sched_yield(); }
-    static inline void fl_ctc_doze(void) { struct timespec d = {0, 50000}; nanosleep(&d, NULL); }
-    #endif
-    static inline void fl_ctc_prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
-    static inline long long fl_ctc_arrive(long long* p) { return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL); }
-    static inline long long fl_ctc_take(long long* p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+    #include "fastloss_portable.h"
     /* The log-space sweeps' arithmetic, branch-free so that their loops vectorise. Selects that
      * feed further arithmetic are done on the bits with integer operations: GCC (with its default
      * -ftrapping-math) does not if-convert "c ? 0.0 : x" there, and SSE2 has no 64-bit integer
@@ -321,32 +309,30 @@ cdef extern from *:
         if (fl_guard_tick(g, (*spins)++, 1023))
             return 1;
         if (*spins > 4096)
-            fl_ctc_doze();
+            fl_doze();
         else if (*spins > 1024)
-            fl_ctc_yield();
-    #if defined(__x86_64__) || defined(__i386__)
+            fl_yield_core();
         else
-            __builtin_ia32_pause();
-    #endif
+            fl_spin_pause();
         return 0;
     }
     static inline void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) {
         long long spins = 0;
-        while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v)
+        while (fl_atomic_load_acquire(p) < v)
             if (fl_ctc_wait_step(g, &spins))
                 return;
     }
     static inline void fl_ctc_leave(long long* left, int team, FlGuard* g) {
         long long spins = 0;
         if (omp_get_thread_num() != 0) {
-            __atomic_add_fetch(left, 1, __ATOMIC_RELEASE);
+            fl_atomic_increment(left);
             return;
         }
-        while (__atomic_load_n(left, __ATOMIC_ACQUIRE) < team - 1)
+        while (fl_atomic_load_acquire(left) < team - 1)
             fl_ctc_wait_step(g, &spins);
     }
     """
-    void fl_ctc_prefetch(const void* p) nogil
+    void fl_ctc_prefetch "fl_prefetch_read"(const void* p) nogil
     # spins until *p >= v (acquire: everything written before the arrivals that got it there is
     # seen), or until the call stops (out of memory, interrupted: the caller checks the guard)
     void fl_ctc_wait_for(long long* p, long long v, FlGuard* g) nogil
@@ -354,9 +340,9 @@ cdef extern from *:
     double pick_skip "fl_ctc_pick"(double skip, double v, double none) nogil
     # increments *p atomically and returns the new value; acquire-release, so the task that
     # arrives second sees everything the first one wrote before arriving
-    long long fl_ctc_arrive(long long* p) nogil
+    long long fl_ctc_arrive "fl_atomic_increment"(long long* p) nogil
     # the next task of the work queue *p (tasks are taken in order)
-    long long fl_ctc_take(long long* p) nogil
+    long long fl_ctc_take "fl_atomic_take"(long long* p) nogil
     # the end of a thread's task loop: the others count themselves out in *left; the master thread
     # (the only one that can run Python's signal handlers) waits there, polling, until all have left,
     # instead of in OpenMP's barrier, so Ctrl-C is answered while another thread runs a long sample

@@ -20,11 +20,9 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include "fastloss_omp.h"
+#include "fastloss_portable.h"
 #if !defined(_OPENMP) && !defined(_WIN32)
 #include <time.h>
-#endif
-#if !defined(_OPENMP) && defined(_WIN32)
-#include <windows.h>
 #endif
 
 #define FL_NOMEM 1
@@ -53,12 +51,12 @@ static inline void fl_guard_init(FlGuard *g)
 
 static inline int fl_guard_stopped(const FlGuard *g)
 {
-    return __atomic_load_n(&g->stop, __ATOMIC_RELAXED) != 0;
+    return fl_atomic_load_relaxed_int(&g->stop) != 0;
 }
 
 static inline void fl_guard_set(FlGuard *g, int why)
 {
-    __atomic_fetch_or(&g->stop, why, __ATOMIC_RELAXED);
+    fl_atomic_or_int(&g->stop, why);
 }
 
 static inline double fl_now(void)
@@ -86,7 +84,7 @@ static void *fl_guard_alloc(FlGuard *g, size_t n, size_t size)
         p = malloc(bytes ? bytes : 1);
     }
     if (p == NULL) {
-        __atomic_store_n(&g->failed_bytes, bytes, __ATOMIC_RELAXED);  /* (any failed size will do) */
+        fl_atomic_store_size(&g->failed_bytes, bytes);  /* (any failed size will do) */
         fl_guard_set(g, FL_NOMEM);
     }
     return p;
@@ -140,7 +138,7 @@ static inline long long fl_poll_mask(long long item_work)
         return 0;
     if (item_work < 1)
         item_work = 1;
-    log2_work = 63 - __builtin_clzll((unsigned long long)item_work);
+    log2_work = fl_floor_log2((unsigned long long)item_work);
     return (1LL << (16 - log2_work)) - 1;
 }
 

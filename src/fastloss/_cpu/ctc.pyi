@@ -1,0 +1,19 @@
+"""Type stubs of the compiled module fastloss._cpu.ctc (internal: kernels never validate)."""
+from typing import Any
+
+from numpy.typing import NDArray
+
+def ctc_loss(
+    log_probs: NDArray[Any],
+    targets: NDArray[Any],
+    offsets: NDArray[Any],
+    target_lengths: NDArray[Any],
+    input_lengths: NDArray[Any],
+    order: NDArray[Any],
+    blank: int,
+    nll: NDArray[Any],
+    grad: NDArray[Any],
+    grad_scale: NDArray[Any],
+    zero_infinity: bool,
+    n_threads: int,
+) -> Any: ...
