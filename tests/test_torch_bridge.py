@@ -216,7 +216,21 @@ def test_cpu_tensors_reach_the_kernels_without_copies(monkeypatch):
     assert _data_pointer(seen) == x.data_ptr()
     assert seen.strides == tuple(s * x.element_size() for s in x.stride())
     assert _data_pointer(kwargs["target"]) == y.data_ptr()
-    # loss.backward(): grad_output is 1, the gradient computed in forward becomes x.grad as it is
+    loss.backward()
+    torch.testing.assert_close(x.grad, 2 * (x - y).detach() / x.numel())
+
+
+def test_a_dense_gradient_becomes_grad_without_a_copy(monkeypatch):
+    # The gradient comes out in the input's axis order. Where the input is dense (here transposed)
+    # that is the layout autograd keeps, so the gradient computed in forward becomes x.grad as it
+    # is (grad_output is 1). For a non-dense input autograd makes .grad contiguous, as for torch's
+    # own gradients.
+    spy = _Spy(monkeypatch)
+    x = torch.randn(40, 12, dtype=torch.float64).t().requires_grad_()
+    y = torch.randn(x.shape, dtype=torch.float64)
+    loss = flt.mse_loss(x, y)
+    ((kwargs, grads),) = spy.calls
+    assert grads["input"].strides == tuple(s * x.element_size() for s in x.stride())
     loss.backward()
     assert x.grad.data_ptr() == _data_pointer(grads["input"])
     torch.testing.assert_close(x.grad, 2 * (x - y).detach() / x.numel())
