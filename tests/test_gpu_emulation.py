@@ -181,9 +181,11 @@ def test_address_sanitizer_catches_an_out_of_bounds_read(tmp_path):
     asan = _asan_runtime()
     if asan is None:
         pytest.skip("the compiler has no AddressSanitizer runtime (libasan.so)")
-    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    # the fastloss this test runs against (installed, or the source tree built in place)
+    import fastloss
+    src = os.path.dirname(os.path.dirname(os.path.abspath(fastloss.__file__)))
     script = tmp_path / "asan_probe.py"
-    script.write_text(ASAN_SCRIPT.format(src=os.path.abspath(src), tests=os.path.dirname(os.path.abspath(__file__))))
+    script.write_text(ASAN_SCRIPT.format(src=src, tests=os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, LD_PRELOAD=asan, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0")
     clean = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, env=env, timeout=600)
     assert clean.returncode == 0, clean.stderr[-3000:]
