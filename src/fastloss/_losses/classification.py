@@ -55,7 +55,8 @@ def _ncs(x, layout=None):
         if layout is None:
             layout = ROWS if S == 1 and rows else SPATIAL if spatial else ROWS if rows else CLASSES if classes else None
         if layout == ROWS and rows:
-            return (v if S == 1 else _backend.array_module(v).lib.stride_tricks.as_strided(v, (N * S, C, 1), (ss, sc, 0))), ROWS
+            strided = _backend.array_module(v).lib.stride_tricks.as_strided  # NumPy's or CuPy's
+            return (v if S == 1 else strided(v, (N * S, C, 1), (ss, sc, 0))), ROWS
         if layout == SPATIAL and spatial:
             return v, SPATIAL
         if layout == CLASSES and classes:
