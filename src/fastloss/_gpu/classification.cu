@@ -102,7 +102,8 @@ __device__ __forceinline__ void ce_index_rows(i64 N, i64 C, const T* x, i64 xs0,
                 a += (double)(w[c] * (xr[c] - m));
             swx = Team::sum(a);
         }
-        const double W = *W_sum, eps_c = eps / (double)C;
+        // without smoothing only the target weights count: a non-finite weight elsewhere changes nothing
+        const double W = eps != 0.0 ? *W_sum : 0.0, eps_c = eps / (double)C;
         const double lse = f_log(se);
         const double wt = (double)w[ti];
         loss = (1.0 - eps) * wt * (lse - (double)(xr[ti] - m)) + eps_c * (W * lse - swx);
@@ -157,7 +158,8 @@ __device__ __forceinline__ void ce_index_spatial(i64 N, i64 C, i64 S, const T* x
         if (eps != 0.0)
             for (i64 c = 0; c < C; c++)
                 swx += (double)(w[c] * (xr[c * xs1] - m));
-        const double W = *W_sum, eps_c = eps / (double)C;
+        // without smoothing only the target weights count: a non-finite weight elsewhere changes nothing
+        const double W = eps != 0.0 ? *W_sum : 0.0, eps_c = eps / (double)C;
         T fa = T(0), fb = T(0), ft = T(0);
         if (!ignored) {
             const double lse = f_log(se);
@@ -171,7 +173,8 @@ __device__ __forceinline__ void ce_index_spatial(i64 N, i64 C, i64 S, const T* x
         if (g != nullptr) {
             T* gr = g + n * C * S + s;
             for (i64 c = 0; c < C; c++) {
-                T v = f_exp((T)(xr[c * xs1] - m)) * fa - fb * w[c];
+                const T e = f_exp((T)(xr[c * xs1] - m));
+                T v = fb == T(0) ? e * fa : e * fa - fb * w[c];
                 if (!ignored && c == ti)
                     v = v - ft;
                 gr[c * S] = v;

@@ -203,10 +203,10 @@ struct MarginRanking {  // operands x1, x2, y; p0 = margin
 };
 
 template <typename T, bool W>
-struct Bce {  // check: 0 <= x <= 1
+struct Bce {  // check: 0 <= x <= 1 and 0 <= y <= 1 (NaN fails), as torch
     static constexpr int n_ops = 2 + W, n_grads = 2;
     static constexpr bool has_check = true;
-    __device__ static bool ok(const T* v) { return (v[0] >= 0) & (v[0] <= 1); }
+    __device__ static bool ok(const T* v) { return (v[0] >= 0) & (v[0] <= 1) & (v[1] >= 0) & (v[1] <= 1); }
     __device__ static void eval(const T* v, T, T, T& l, T* dd) {
         const T x = v[0], y = v[1], w = W ? v[2 % n_ops] : T(1);
         const T eps = (T)1e-12f;  // torch's BCE EPSILON is a float constant, also in double
