@@ -1,6 +1,7 @@
 """The GPU backend against the CPU backend: one test body per case, run on the CPU kernels and on
 the GPU kernels -- executed on the CPU by the emulation shim (FASTLOSS_GPU=emulate, needs g++),
-and, where CuPy and a CUDA device exist, on the device (marked ``gpu``).
+and, where CuPy and a CUDA device exist, on the device (marked ``gpu``). The loss layer on device
+arrays without a GPU: tests/test_gpu_fakecupy.py.
 
 The spec suite runs whole under the emulation too (``FASTLOSS_GPU=emulate pytest spec``); these
 tests add what it does not reach: the block-per-row path of large vocabularies, CTC targets too
@@ -275,20 +276,67 @@ def test_device_kernels_match_cpu_kernels(dtype):
 
 
 @pytest.mark.gpu
-@pytest.mark.xfail(reason="needs the loss layer's CuPy integration (src/fastloss/_gpu/INTEGRATION.md)", strict=False)
+@pytest.mark.filterwarnings("ignore:Using a target size")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_device_losses_match_cpu(dtype):
-    """Every loss on CuPy arrays returns CuPy arrays equal to the CPU backend's results."""
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_device_losses_match_cpu(dtype, reduction):
+    """Every loss on CuPy arrays (forward and value_and_grad) returns CuPy arrays equal to the CPU
+    backend's results. (tests/test_gpu_fakecupy.py runs the same path without a GPU.)"""
     import cupy
 
     rng = np.random.default_rng(6)
     for name, args, kwargs in _cases(rng, dtype):
+        kw = dict(kwargs)
+        if not (name == "kl_div" and reduction == "mean"):
+            kw["reduction"] = reduction
         fn = getattr(fastloss, name)
-        wrt = [w for w in fn.differentiable if w not in ("weight", "pos_weight") or kwargs.get(w) is not None]
-        cpu = fastloss.value_and_grad(name, *args, wrt=wrt, **kwargs)
-        dev_args = [cupy.asarray(a) if isinstance(a, np.ndarray) and a.dtype.kind == "f" or name != "ctc_loss"
-                    and isinstance(a, np.ndarray) else a for a in args]
-        dev_kwargs = {k: cupy.asarray(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-        loss, grads = fastloss.value_and_grad(name, *dev_args, wrt=wrt, **dev_kwargs)
-        assert isinstance(loss, cupy.ndarray)
-        _assert_same(cpu, (cupy.asnumpy(loss), {k: cupy.asnumpy(g) for k, g in grads.items()}), dtype, name)
+        wrt = [w for w in fn.differentiable if w not in ("weight", "pos_weight") or kw.get(w) is not None]
+        cpu = fastloss.value_and_grad(name, *args, wrt=wrt, **kw)
+        dev_args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        dev_kw = {k: cupy.asarray(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        loss, grads = fastloss.value_and_grad(name, *dev_args, wrt=wrt, **dev_kw)
+        assert isinstance(loss, cupy.ndarray) and all(isinstance(g, cupy.ndarray) for g in grads.values()), name
+        _assert_same(cpu, (cupy.asnumpy(loss), {k: cupy.asnumpy(g) for k, g in grads.items()}), dtype,
+                     f"{name}({reduction})")
+        forward = fn(*dev_args, **dev_kw)
+        assert isinstance(forward, cupy.ndarray), name
+        _assert_same((fn(*args, **kw), {}), (cupy.asnumpy(forward), {}), dtype, f"{name}({reduction}) forward")
+
+
+@pytest.mark.gpu
+def test_device_index_errors_match_cpu():
+    """A class target out of range on the device raises the CPU path's IndexError."""
+    import cupy
+
+    x, t = np.zeros((4, 3)), np.array([0, 2, 3, -7])
+    with pytest.raises(IndexError) as host:
+        fastloss.cross_entropy(x, t)
+    with pytest.raises(IndexError) as dev:
+        fastloss.cross_entropy(cupy.asarray(x), cupy.asarray(t))
+    assert str(dev.value) == str(host.value)
+
+
+@pytest.mark.gpu
+@pytest.mark.filterwarnings("ignore:Using a target size")
+def test_device_nn_modules_match_cpu():
+    """Every nn module on CuPy arrays: forward, backward, fused forward, backward."""
+    import inspect
+
+    import cupy
+
+    import fastloss.nn as fnn
+
+    rng = np.random.default_rng(7)
+    modules = {getattr(fnn, n).function: getattr(fnn, n) for n in fnn.__all__
+               if getattr(getattr(fnn, n), "function", None)}
+    dev = lambda v: cupy.asarray(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+    for name, args, kwargs in _cases(rng, np.float32):
+        cls = modules[name]
+        options = {k: v for k, v in kwargs.items() if k in inspect.signature(cls.__init__).parameters}
+        cpu_mod, dev_mod = cls(**options), cls(**{k: dev(v) for k, v in options.items()})
+        for step in range(2):
+            loss_c, loss_d = cpu_mod(*args), dev_mod(*map(dev, args))
+            grads_c, grads_d = cpu_mod.backward(), dev_mod.backward()
+            assert isinstance(loss_d, cupy.ndarray), name
+            _assert_same((loss_c, grads_c), (cupy.asnumpy(loss_d), {k: cupy.asnumpy(g) for k, g in grads_d.items()}),
+                         np.float32, f"{cls.__name__} step {step}")

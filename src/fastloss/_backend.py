@@ -21,28 +21,52 @@ def cupy_available():
     return True
 
 
+# Modules whose ``ndarray`` is a device array: CuPy, and the testing aid ``fastloss._gpu.fakecupy``
+# (CuPy's interface over host memory, kernels emulated on the CPU). Neither is imported here: an
+# array can only be one of them if its module is loaded already.
+DEVICE_MODULES = ("cupy", "fastloss._gpu.fakecupy")
+
+
+def device_module(x):
+    """The array module (``cupy`` or the fake) of a device array ``x``; None for anything else."""
+    if type(x) is np.ndarray:
+        return None
+    for name in DEVICE_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and isinstance(x, module.ndarray):
+            return module
+    return None
+
+
 def _is_cupy(x):
-    cupy = sys.modules.get("cupy")
-    return cupy is not None and isinstance(x, cupy.ndarray)
+    return device_module(x) is not None
 
 
 def array_module(x):
-    """``cupy`` for CuPy arrays, ``numpy`` for everything else."""
-    if _is_cupy(x):
-        return sys.modules["cupy"]
-    return np
+    """``cupy`` for CuPy arrays (the fake module for its arrays), ``numpy`` for everything else."""
+    return device_module(x) or np
+
+
+def to_host(x):
+    """``x`` as a host (NumPy) value: a device array is copied, explicitly (one synchronisation).
+
+    The loss layer's only way to the host: every use is a documented read (lengths, a scalar
+    grad_output, a mean's denominator, an error path), never a hidden ``float()``."""
+    module = device_module(x)
+    return x if module is None else module.asnumpy(x)
 
 
 def check_same_backend(arrays):
-    """Refuse a mix of host and device arrays (torch refuses a mix of devices too)."""
-    if "cupy" not in sys.modules:
+    """Refuse a mix of host and device arrays, as torch refuses tensors on different devices."""
+    if not any(name in sys.modules for name in DEVICE_MODULES):
         return
     kinds = {name: _is_cupy(a) for name, a in arrays.items() if a is not None and hasattr(a, "dtype")}
     if len(set(kinds.values())) > 1:
         gpu = [n for n, k in kinds.items() if k]
         cpu = [n for n, k in kinds.items() if not k]
         raise TypeError(f"arguments live on different devices: {', '.join(gpu)} on the GPU (CuPy), "
-                        f"{', '.join(cpu)} on the host (NumPy)")
+                        f"{', '.join(cpu)} on the host (NumPy); move them to one device (cupy.asarray or "
+                        f"cupy.asnumpy): torch raises for tensors on different devices too")
 
 
 _CPU_KERNELS = {}
@@ -55,7 +79,7 @@ def gpu_emulated():
 
 def kernels(module_name, *arrays):
     """The kernel module ``module_name`` (e.g. ``'elementwise'``) of the backend that owns ``arrays``."""
-    if ("cupy" in sys.modules and any(_is_cupy(a) for a in arrays if a is not None)) or gpu_emulated():
+    if any(_is_cupy(a) for a in arrays if a is not None) or gpu_emulated():
         from . import _gpu
 
         return _gpu.kernels(module_name)

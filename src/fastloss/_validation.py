@@ -243,14 +243,19 @@ def index_array(x, name):
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.dtype != np.int64:
-        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
-            raise IndexError(f"{name} holds {int(arr.max())}, which is out of range")
+        if arr.dtype == np.uint64 and arr.size:
+            top = _backend.to_host(arr.max())  # a rare dtype: one read for a device array
+            if top > np.iinfo(np.int64).max:
+                raise IndexError(f"{name} holds {int(top)}, which is out of range")
         arr = arr.astype(np.int64)
     return arr
 
 
 def check_index_range(index, name, low, high, ignore=None):
-    """Every entry of ``index`` (except ``ignore``) in ``[low, high)``; IndexError names the first bad one."""
+    """Every entry of ``index`` (except ``ignore``) in ``[low, high)``; IndexError names the first bad one.
+
+    Host arrays only: a device array's indices are checked by the GPU kernels, whose
+    :class:`~fastloss._gpu.BadIndex` the caller turns into this same error (:func:`device_index_error`)."""
     if index.size == 0:
         return
     valid = (index >= low) & (index < high)
@@ -260,3 +265,11 @@ def check_index_range(index, name, low, high, ignore=None):
         where = np.unravel_index(int(np.argmin(valid)), index.shape)
         bad = int(index[where])
         raise IndexError(f"{name}[{', '.join(map(str, where))}] = {bad} is out of bounds for {high - low} classes (valid range [{low}, {high}))")
+
+
+def device_index_error(bad, index, name, low, high, ignore=None):
+    """The IndexError of :func:`check_index_range` for a device array whose kernel raised ``bad``
+    (a :class:`~fastloss._gpu.BadIndex`): the error path alone copies the indices to the host,
+    so that both backends name the same entry with the same message."""
+    check_index_range(_backend.to_host(index), name, low, high, ignore)
+    return bad  # not reached unless host and device disagree: the kernel's own IndexError

@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from . import _backend
 from . import functional as F
 from ._autograd import value_and_grad
 from ._reduction import legacy_reduction
@@ -127,8 +128,11 @@ class _Loss:
 
 
 def _same(a, b):
-    """Bit-for-bit equal losses (NaN equals NaN), shapes included."""
-    return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+    """Bit-for-bit equal losses (NaN equals NaN), shapes included (device losses: compared on the
+    device, the answer read once)."""
+    if np.shape(a) != np.shape(b):
+        return False
+    return bool(_backend.to_host(_backend.array_module(a).array_equal(a, b, equal_nan=True)))
 
 
 class _WeightedLoss(_Loss):

@@ -9,6 +9,8 @@ results as the CPU kernel module ``fastloss._cpu.<family>``; their bodies launch
   ``cupy.RawModule`` (NVRTC) at first use (``_runtime.py``).
 * ``FASTLOSS_GPU=emulate`` sends NumPy arrays here too: the unchanged kernels are compiled by g++
   with the emulation shim ``emulate.h`` and run on the CPU (``_emulate.py``), a testing aid.
+* ``fastloss._gpu.fakecupy`` (a testing aid): CuPy's array interface over host memory; its arrays
+  take the loss layer's device path (kernels emulated) and refuse implicit host conversions.
 * ``python -m fastloss._gpu.check`` compiles every kernel instantiation with NVRTC for sm_80
   and sm_90 (no GPU needed).
 

@@ -153,10 +153,10 @@ class DeviceRuntime:
 
     emulated = False
 
-    def __init__(self):
-        import cupy
-
-        self.xp = cupy
+    def __init__(self, xp=None):
+        if xp is None:
+            import cupy as xp
+        self.xp = xp
         self._modules = {}
 
     def module(self, family):
@@ -191,17 +191,41 @@ class DeviceRuntime:
         return self.xp.asnumpy(array)
 
 
+class FakeDeviceRuntime(DeviceRuntime):
+    """The testing aid's device (``fakecupy`` arrays): the device runtime's whole path (kernel
+    arguments, results left on the device, explicit reads), its kernels run by the emulation."""
+
+    def __init__(self, fake):
+        super().__init__(fake)
+        self._emulation = EmulatedRuntime()
+
+    def launch(self, family, name, grid, block, args, shared=0):
+        # CuPy's argument checks (_arg), then what the emulation takes: the device buffers' memory
+        # (a device pointer, on CuPy) and Python numbers
+        args = [a._host if isinstance(a, self.xp.ndarray) else a if a is None else a.item()
+                for a in map(self._arg, args)]
+        self._emulation.launch(family, name, grid, block, args, shared)
+
+
 _EMULATED = None
 _DEVICE = None
+_FAKE_DEVICE = None
 
 
 def runtime_for(array):
-    """The runtime owning ``array``: the device for a CuPy array, the emulation for a NumPy one."""
-    global _EMULATED, _DEVICE
+    """The runtime owning ``array``: the device for a CuPy array, the emulation for a NumPy one
+    (and the emulated device for the testing aid's ``fakecupy`` arrays)."""
+    global _EMULATED, _DEVICE, _FAKE_DEVICE
     if isinstance(array, np.ndarray):
         if _EMULATED is None:
             _EMULATED = EmulatedRuntime()
         return _EMULATED
+    if type(array).__module__ == "fastloss._gpu.fakecupy":
+        if _FAKE_DEVICE is None:
+            from . import fakecupy
+
+            _FAKE_DEVICE = FakeDeviceRuntime(fakecupy)
+        return _FAKE_DEVICE
     if _DEVICE is None:
         _DEVICE = DeviceRuntime()
     return _DEVICE

@@ -102,7 +102,7 @@ __device__ __forceinline__ void ce_index_rows(i64 N, i64 C, const T* x, i64 xs0,
                 a += (double)(w[c] * (xr[c] - m));
             swx = Team::sum(a);
         }
-        // without smoothing only w_t counts: a NaN/inf weight of an untargeted class must not leak in
+        // without smoothing only the target weights count: a non-finite weight elsewhere changes nothing
         const double W = eps != 0.0 ? *W_sum : 0.0, eps_c = eps / (double)C;
         const double lse = f_log(se);
         const double wt = (double)w[ti];
@@ -158,7 +158,7 @@ __device__ __forceinline__ void ce_index_spatial(i64 N, i64 C, i64 S, const T* x
         if (eps != 0.0)
             for (i64 c = 0; c < C; c++)
                 swx += (double)(w[c] * (xr[c * xs1] - m));
-        // without smoothing only w_t counts: a NaN/inf weight of an untargeted class must not leak in
+        // without smoothing only the target weights count: a non-finite weight elsewhere changes nothing
         const double W = eps != 0.0 ? *W_sum : 0.0, eps_c = eps / (double)C;
         T fa = T(0), fb = T(0), ft = T(0);
         if (!ignored) {

@@ -203,7 +203,7 @@ struct MarginRanking {  // operands x1, x2, y; p0 = margin
 };
 
 template <typename T, bool W>
-struct Bce {  // check: 0 <= x <= 1 and 0 <= y <= 1 (torch refuses both)
+struct Bce {  // check: 0 <= x <= 1 and 0 <= y <= 1 (NaN fails), as torch
     static constexpr int n_ops = 2 + W, n_grads = 2;
     static constexpr bool has_check = true;
     __device__ static bool ok(const T* v) { return (v[0] >= 0) & (v[0] <= 1) & (v[1] >= 0) & (v[1] <= 1); }

@@ -1,6 +1,7 @@
 """Helpers every loss family shares: output finishing, grad_output handling, layout collapsing."""
 import numpy as np
 
+from .._backend import array_module, to_host
 from .._threads import kernel_threads
 
 __all__ = ["threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
@@ -31,7 +32,7 @@ def reduced_grad_scale(grad, scale, loss_name):
     go = grad.grad_output
     if go.size != 1 or go.ndim > 1:
         raise ValueError(f"{loss_name}: grad_output must be a scalar for a reduced loss, got shape {tuple(go.shape)}")
-    return float(go.reshape(())) * scale
+    return float(to_host(go.reshape(()))) * scale  # a device grad_output: one read (a kernel scalar)
 
 
 def per_element_grad_output(grad, loss_shape, dtype, loss_name):
@@ -40,7 +41,7 @@ def per_element_grad_output(grad, loss_shape, dtype, loss_name):
     if go is None:
         return 1.0, None
     if go.ndim == 0:
-        return float(go), None
+        return float(to_host(go)), None
     if tuple(go.shape) != tuple(loss_shape):
         raise ValueError(f"{loss_name}: grad_output.shape={tuple(go.shape)} must equal the loss's shape {tuple(loss_shape)}")
     if go.dtype.kind != "f":
@@ -50,7 +51,8 @@ def per_element_grad_output(grad, loss_shape, dtype, loss_name):
 
 def finish_loss(value, dtype):
     """A reduced scalar (0-d) or a 'none' array in the result dtype."""
-    return np.asarray(value, dtype=dtype) if np.ndim(value) == 0 else value.astype(dtype, copy=False)
+    xp = array_module(value)
+    return xp.asarray(value, dtype=dtype) if xp.ndim(value) == 0 else value.astype(dtype, copy=False)
 
 
 def sum_to_shape(g, shape):
@@ -82,8 +84,9 @@ def collapse_2d(shape, arrays):
     outputs the kernel writes row-major over ``(rows, cols)`` are allocated with
     :func:`empty_in_order`.
     """
+    xp = array_module(arrays[0])
     if 0 in shape:
-        return [np.empty((0, 0), dtype=a.dtype) for a in arrays], tuple(range(len(shape)))
+        return [xp.empty((0, 0), dtype=a.dtype) for a in arrays], tuple(range(len(shape)))
     order = memory_order(shape, arrays)
     sizes, strides = _merge(shape, arrays, order)
     if len(sizes) > 2:
@@ -99,8 +102,14 @@ def collapse_2d(shape, arrays):
         sizes.insert(0, 1)
         for st in strides:
             st.insert(0, 0)
-    return [np.lib.stride_tricks.as_strided(a, shape=tuple(sizes), strides=tuple(st), writeable=False)
-            for a, st in zip(arrays, strides)], order
+    return [as_strided(a, tuple(sizes), tuple(st)) for a, st in zip(arrays, strides)], order
+
+
+def as_strided(a, shape, strides):
+    """A read-only strided view of ``a`` (CuPy's as_strided has no ``writeable`` argument)."""
+    if type(a) is np.ndarray:
+        return np.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=False)
+    return array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
 
 
 def memory_order(shape, arrays):
@@ -132,12 +141,12 @@ def _outer(arrays, a, b):
     return False
 
 
-def empty_in_order(shape, order, dtype):
+def empty_in_order(shape, order, dtype, xp=np):
     """An uninitialised array of ``shape`` whose memory runs in ``order`` (outermost axis first)."""
     if order == tuple(range(len(shape))):
-        return np.empty(shape, dtype=dtype)
-    buf = np.empty([shape[d] for d in order], dtype=dtype)
-    return buf.transpose(np.argsort(order))
+        return xp.empty(shape, dtype=dtype)
+    buf = xp.empty([shape[d] for d in order], dtype=dtype)
+    return buf.transpose(tuple(np.argsort(order).tolist()))
 
 
 def _merge(shape, arrays, order):
@@ -171,6 +180,7 @@ def _broadcast(a, shape):
 
 def _copy_in_order(a, shape, order):
     """``a`` (a broadcast view of ``shape``) copied into an array whose memory runs in ``order``."""
-    out = empty_in_order(shape, order, a.dtype)
-    np.copyto(out, a)
+    xp = array_module(a)
+    out = empty_in_order(shape, order, a.dtype, xp)
+    xp.copyto(out, a)
     return out

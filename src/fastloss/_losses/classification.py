@@ -12,7 +12,7 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
-                           float_operands, index_array)
+                           device_index_error, float_operands, index_array)
 from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, threads_for
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
@@ -55,17 +55,19 @@ def _ncs(x, layout=None):
         if layout is None:
             layout = ROWS if S == 1 and rows else SPATIAL if spatial else ROWS if rows else CLASSES if classes else None
         if layout == ROWS and rows:
-            return (v if S == 1 else np.lib.stride_tricks.as_strided(v, (N * S, C, 1), (ss, sc, 0))), ROWS
+            strided = _backend.array_module(v).lib.stride_tricks.as_strided  # NumPy's or CuPy's
+            return (v if S == 1 else strided(v, (N * S, C, 1), (ss, sc, 0))), ROWS
         if layout == SPATIAL and spatial:
             return v, SPATIAL
         if layout == CLASSES and classes:
             return v[:, :, 0].T[None], CLASSES
     # a copy laid out for the layout asked for (C order by default)
+    xp = _backend.array_module(v)
     if layout == CLASSES:
-        return np.ascontiguousarray(v[:, :, 0].T)[None], CLASSES
+        return xp.ascontiguousarray(v[:, :, 0].T)[None], CLASSES
     if layout == ROWS and S > 1:
-        return np.ascontiguousarray(np.moveaxis(v, 1, 2)).reshape(N * S, C, 1), ROWS
-    return np.ascontiguousarray(v), (layout or (ROWS if S == 1 else SPATIAL))
+        return xp.ascontiguousarray(xp.moveaxis(v, 1, 2)).reshape(N * S, C, 1), ROWS
+    return xp.ascontiguousarray(v), (layout or (ROWS if S == 1 else SPATIAL))
 
 
 def _from_ncs(g, layout, shape):
@@ -74,7 +76,7 @@ def _from_ncs(g, layout, shape):
         return g[0].T.reshape(shape)
     if layout == ROWS and g.shape[2] == 1 and len(shape) > 2 and _prod(shape[2:]) > 1:
         # channels-last rows: (N * S, C) -> (N, d1..dK, C) -> (N, C, d1..dK)
-        return np.moveaxis(g.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+        return _backend.array_module(g).moveaxis(g.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
     return g.reshape(shape)
 
 
@@ -109,14 +111,14 @@ def _class_shapes(loss_name, input, target_shape):
     return want
 
 
-def _class_weight(weight, C, work, loss_name):
+def _class_weight(weight, C, work, loss_name, xp=np):
     """The per-class weight as a contiguous length-C array (ones when absent)."""
     if weight is None:
-        return np.ones(C, dtype=work), False
+        return xp.ones(C, dtype=work), False
     if weight.ndim != 1 or weight.shape[0] != C:
         raise ValueError(f"{loss_name}: weight should be defined either for all {C} classes or no classes, "
                          f"got weight.shape={tuple(weight.shape)}")
-    return np.ascontiguousarray(weight), True
+    return xp.ascontiguousarray(weight), True
 
 
 def _index_target(target, input, ignore_index, loss_name):
@@ -126,19 +128,34 @@ def _index_target(target, input, ignore_index, loss_name):
     # Fast path: two reductions prove the common case (every entry a class, none ignored)
     # without building masks; otherwise the full check finds and names the bad entry.
     some_ignored = True
-    if target.size:
+    xp = _backend.array_module(target)
+    if target.size and xp is np:  # a device target is checked by the kernels (BadIndex), without a read
         low, high = int(target.min()), int(target.max())
         some_ignored = low <= ignore_index <= high
         if low < 0 or high >= C:
             check_index_range(target, "target", 0, C, ignore=ignore_index)
+    elif target.size and C == 0:  # a device target with no classes: no kernel runs to check it (rare)
+        check_index_range(_backend.to_host(target), "target", 0, C, ignore=ignore_index)
     N = 1 if input.ndim == 1 else input.shape[0]
-    t = np.ascontiguousarray(target.reshape(N, _spatial_size(input)))
+    t = xp.ascontiguousarray(target.reshape(N, _spatial_size(input)))
     return t, loss_shape, some_ignored
 
 
 def _denominator(t, w, weighted, ignore_index, some_ignored):
     """'mean' divides by the summed weight of the non-ignored targets (their count if unweighted)."""
     flat = t.reshape(-1)
+    if _backend.array_module(t) is not np:
+        # summed on the device, read once: 1/denominator is the kernels' gradient scale. Targets
+        # out of range (the kernel raises for them afterwards) are clipped to stay in bounds.
+        xp = _backend.array_module(t)
+        keep = flat != ignore_index
+        if weighted and w.shape[0]:
+            total = xp.where(keep, w[xp.clip(flat, 0, w.shape[0] - 1)], 0).sum(dtype=np.float64)
+        elif weighted:
+            return 0.0  # no classes: every target was ignored
+        else:
+            total = xp.count_nonzero(keep)
+        return float(_backend.to_host(total))
     if not some_ignored:
         return float(np.sum(w[flat], dtype=np.float64)) if weighted else float(flat.size)
     keep = flat != ignore_index
@@ -160,24 +177,24 @@ def _grad_setup(grad, reduction, loss_shape, denom, work, loss_name):
 SPATIAL_BLOCK = 256
 
 
-def _partial_sums(N, C, S, out, per_sample=False):
+def _partial_sums(N, C, S, out, per_sample=False, xp=np):
     """The zeroed per-work-item loss sums the kernels fill: one per sample (row layout, or
     ``per_sample``) or one per block of SPATIAL_BLOCK positions. With no classes no kernel runs
     and a 'none' loss is all zeros."""
     if C == 0:
         if out is not None:
             out[:] = 0
-        return np.zeros(1)
+        return xp.zeros(1)
     items = N if (S == 1 or per_sample) else N * ((S + SPATIAL_BLOCK - 1) // SPATIAL_BLOCK)
-    return np.zeros(max(items, 1))
+    return xp.zeros(max(items, 1))
 
 
 def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
     if reduction == "none":
         return finish_loss(out.reshape(loss_shape), out_dtype)
-    total = float(np.sum(partial))
+    total = partial.sum()  # on the device for a device array
     if reduction == "mean":
-        total = total / denom if denom else float("nan")
+        total = total / denom if denom else total * float("nan")
     return finish_loss(total, out_dtype)
 
 
@@ -191,9 +208,11 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
         _backend.check_same_backend({"input": x, "weight": weight})
     arrays["weight"] = weight
+    _backend.check_same_backend({"input": x, "target": target})
+    xp = _backend.array_module(x)
     t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
+    w, weighted = _class_weight(arrays["weight"], C, work, loss_name, xp)
     if kernel_name == "nll":
         # nll reads one entry per sample, through any strides: no layout to choose, no copy
         v, layout = (x.reshape(1, C, 1) if x.ndim == 1 else x.reshape(x.shape[0], C, _spatial_size(x))), SPATIAL
@@ -209,21 +228,24 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     if grad is not None:
         g_scale, go = _grad_setup(grad, reduction, loss_shape, denom, work, loss_name)
         if go is not None:
-            go = np.ascontiguousarray(go.reshape(N, S))
-    out = np.empty((N, S), dtype=work) if reduction == "none" else None
-    g = np.empty((N, C, S), dtype=work) if want else None
+            go = xp.ascontiguousarray(go.reshape(N, S))
+    out = xp.empty((N, S), dtype=work) if reduction == "none" else None
+    g = xp.empty((N, C, S), dtype=work) if want else None
     kernels = _backend.kernels("classification", x)
     # nll's forward reads one entry per sample; its gradient writes them all
     threads = threads_for(N * S if kernel_name == "nll" and not want else N * C * S)
-    partial = _partial_sums(N, C, S, out, per_sample=kernel_name == "nll")
-    if C == 0:
-        pass  # no classes: every target was ignored (or the range check failed); nothing to read
-    elif kernel_name == "nll":
-        kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
-    elif layout == ROWS:
-        kernels.ce_index_rows(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
-    else:
-        kernels.ce_index_spatial(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
+    partial = _partial_sums(N, C, S, out, per_sample=kernel_name == "nll", xp=xp)
+    try:
+        if C == 0:
+            pass  # no classes: every target was ignored (or the range check failed); nothing to read
+        elif kernel_name == "nll":
+            kernels.nll(v, t, w, ignore_index, out, g, go, g_scale, partial, threads)
+        elif layout == ROWS:
+            kernels.ce_index_rows(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
+        else:
+            kernels.ce_index_spatial(v, t, w, ignore_index, eps, out, g, go, g_scale, partial, threads)
+    except IndexError as bad:  # a device target out of range, found by the kernel (fastloss._gpu.BadIndex)
+        raise device_index_error(bad, target, "target", 0, C, ignore=ignore_index) from None
     loss = _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype)
     if grad is None:
         return loss
@@ -309,7 +331,8 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     if ignore_index != -100:
         raise ValueError(f"cross_entropy: ignore_index={ignore_index} is not supported for probability targets")
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w, _ = _class_weight(arrays["weight"], C, work, "cross_entropy")
+    xp = _backend.array_module(x)
+    w, _ = _class_weight(arrays["weight"], C, work, "cross_entropy", xp)
     v, layout = _ncs(x)
     yv, _ = _ncs(y, layout)
     N, _, S = v.shape
@@ -322,13 +345,13 @@ def _class_probability_loss(input, target, weight, ignore_index, reduction, eps,
     if grad is not None:
         g_scale, go = _grad_setup(grad, reduction, loss_shape, denom, work, "cross_entropy")
         if go is not None:
-            go = np.ascontiguousarray(go.reshape(N, S))
-    out = np.empty((N, S), dtype=work) if reduction == "none" else None
-    gx = np.empty((N, C, S), dtype=work) if want_x else None
-    gy = np.empty((N, C, S), dtype=work) if want_y else None
+            go = xp.ascontiguousarray(go.reshape(N, S))
+    out = xp.empty((N, S), dtype=work) if reduction == "none" else None
+    gx = xp.empty((N, C, S), dtype=work) if want_x else None
+    gy = xp.empty((N, C, S), dtype=work) if want_y else None
     kernels = _backend.kernels("classification", x)
     threads = threads_for(N * C * S)
-    partial = _partial_sums(N, C, S, out)
+    partial = _partial_sums(N, C, S, out, xp=xp)
     if C == 0:
         pass  # no classes: nothing to read
     elif layout == ROWS:
@@ -373,9 +396,10 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     # weight broadcasts the input to more dimensions.
     axis = x.ndim - 1
     C = x.shape[-1]
+    xp = _backend.array_module(x)
     if w is None:
-        w = np.ones((), dtype=work)
-    views = [np.moveaxis(np.broadcast_to(a, shape), axis, -1) for a in (x, y, w)]
+        w = xp.ones((), dtype=work)
+    views = [xp.moveaxis(xp.broadcast_to(a, shape), axis, -1) for a in (x, y, w)]
     inner = views[0].shape
     loss_shape = inner[:-1]
     rows = int(np.prod(loss_shape, dtype=np.int64))
@@ -388,14 +412,14 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         if reduction == "none":
             g_scale, go = per_element_grad_output(_grad, loss_shape, work, "multilabel_soft_margin_loss")
             if go is not None:
-                go = np.ascontiguousarray(go.reshape(rows))
+                go = xp.ascontiguousarray(go.reshape(rows))
         else:
             scale = 1.0 if reduction == "sum" else (1.0 / rows if rows else float("nan"))
             g_scale = reduced_grad_scale(_grad, scale, "multilabel_soft_margin_loss")
-    out = np.empty(rows, dtype=work) if reduction == "none" else None
-    gx = np.empty((rows, cols), dtype=work) if want_x else None
-    gy = np.empty((rows, cols), dtype=work) if want_y else None
-    partial = np.zeros(max(rows, 1))
+    out = xp.empty(rows, dtype=work) if reduction == "none" else None
+    gx = xp.empty((rows, cols), dtype=work) if want_x else None
+    gy = xp.empty((rows, cols), dtype=work) if want_y else None
+    partial = xp.zeros(max(rows, 1))
     kernels = _backend.kernels("classification", x)
     if cols == 0:
         # torch divides an empty class sum by C = 0: nan per row
@@ -412,15 +436,15 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if reduction == "none":
         loss = finish_loss(out.reshape(loss_shape), out_dtype)
     else:
-        total = float(np.sum(partial[:rows]))
+        total = partial[:rows].sum()  # on the device for a device array
         if reduction == "mean":
-            total = total / rows if rows else float("nan")
+            total = total / rows if rows else total * float("nan")
         loss = finish_loss(total, out_dtype)
     if _grad is None:
         return loss
     grads = {}
     for name, g in (("input", gx), ("target", gy)):
         if g is not None:
-            full = np.moveaxis(g.reshape(inner), -1, axis)
+            full = xp.moveaxis(g.reshape(inner), -1, axis)
             grads[name] = finish_grad(full, originals[name])
     return loss, grads

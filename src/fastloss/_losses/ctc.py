@@ -15,8 +15,9 @@ from ._common import finish_grad, reduced_grad_scale, threads_for
 
 def _lengths(value, name, batch):
     """A length argument as an int64 vector of size ``batch``: torch reads any shape of ``batch``
-    values ((N,), (1, N), (N, 1); 0-d or (1, 1) unbatched)."""
-    arr = index_array(value, name)
+    values ((N,), (1, N), (N, 1); 0-d or (1, 1) unbatched). Lengths live on the host: device
+    lengths are read once (torch's CUDA CTC takes them to the host too)."""
+    arr = index_array(_backend.to_host(value), name)
     arr = arr.reshape(-1)
     if arr.shape[0] != batch:
         raise ValueError(f"{name} must be of size batch_size ({batch}), got {arr.shape[0]} values")
@@ -29,7 +30,7 @@ def _targets(targets, batched):
         arr = arr.astype(np.int64)  # torch reads bool labels as 0 and 1
     elif arr.dtype.kind == "f":
         # torch converts floating targets to integers (truncation toward zero)
-        if not np.isfinite(arr).all():
+        if not _backend.to_host(_backend.array_module(arr).isfinite(arr).all()):  # a rare case: a read on a device
             raise ValueError("targets holds a non-finite value")
         arr = arr.astype(np.int64)
     return index_array(arr, "targets")
@@ -38,6 +39,24 @@ def _targets(targets, batched):
 def _label_error(label, sample, position, num_classes):
     return IndexError(f"targets: label {int(label)} of sample {int(sample)} at position {int(position)} is out "
                       f"of range for {num_classes} classes (valid range [0, {num_classes}))")
+
+
+def _check_labels(tg, tl, offsets, C):
+    """Every used label of the host targets ``tg`` (padded (N, S) or concatenated) in ``[0, C)``,
+    else the IndexError naming the first bad one (sample and position)."""
+    if tg.ndim == 2:
+        S = tg.shape[1]
+        # only the first target_lengths[n] entries of each row are labels (the rest is padding)
+        bad = ((tg < 0) | (tg >= C)) & (np.arange(S)[None, :] < tl[:, None])
+        if bad.any():
+            n, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            raise _label_error(tg[n, j], n, j, C)
+    else:
+        bad = (tg < 0) | (tg >= C)
+        if bad.any():
+            i = int(np.argmax(bad))
+            n = int(np.searchsorted(np.cumsum(tl), i, side="right"))
+            raise _label_error(tg[i], n, i - offsets[n], C)
 
 
 def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
@@ -64,6 +83,8 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"target_lengths must be non-negative, got {int(tl.min())}")
 
     tg = _targets(targets, batched)
+    if _backend.array_module(lp) is np:  # device targets need device log_probs (host targets are uploaded)
+        _backend.check_same_backend({"log_probs": lp, "targets": tg})
     if tg.ndim not in (1, 2):
         raise ValueError(f"targets must have 1 or 2 dimensions, got {tg.ndim} (shape {tg.shape})")
     if tg.ndim == 2:
@@ -73,28 +94,20 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
         S = tg.shape[1]
         if tl.max() > S:
             raise ValueError(f"target_lengths must be at most targets.shape[1]={S}, got {int(tl.max())}")
-        tg = np.ascontiguousarray(tg)
+        tg = _backend.array_module(tg).ascontiguousarray(tg)
         flat = tg.reshape(-1)
         offsets = np.arange(N, dtype=np.int64) * S
-        # only the first target_lengths[n] entries of each row are labels (the rest is padding)
-        bad = ((tg < 0) | (tg >= C)) & (np.arange(S)[None, :] < tl[:, None])
-        if bad.any():
-            n, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            raise _label_error(tg[n, j], n, j, C)
     else:
         total = int(tl.sum())
         if tg.shape[0] != total:
             raise ValueError(f"concatenated targets must have size sum(target_lengths)={total}, got {tg.shape[0]}")
-        flat = np.ascontiguousarray(tg)
+        flat = _backend.array_module(tg).ascontiguousarray(tg)
         offsets = np.cumsum(tl) - tl
-        bad = (flat < 0) | (flat >= C)
-        if bad.any():
-            i = int(np.argmax(bad))
-            n = int(np.searchsorted(np.cumsum(tl), i, side="right"))
-            raise _label_error(flat[i], n, i - offsets[n], C)
+    if _backend.array_module(tg) is np:  # device targets: the kernel checks the used labels (BadIndex)
+        _check_labels(tg, tl, offsets, C)
     if lp.strides[2] != lp.itemsize:
-        lp = np.ascontiguousarray(lp)
-    return lp, flat, offsets.astype(np.int64, copy=False), tl, il, blank, batched, originals["log_probs"], out_dtype
+        lp = _backend.array_module(lp).ascontiguousarray(lp)
+    return lp, flat, offsets.astype(np.int64, copy=False), tl, il, blank, batched, originals["log_probs"], out_dtype, tg
 
 
 @loss_function(differentiable=("log_probs",))
@@ -131,9 +144,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     """
     reduction = resolve_reduction(reduction)
     zero_infinity = as_bool(zero_infinity, "zero_infinity")
-    lp, flat, offsets, tl, il, blank, batched, original, out_dtype = _prepare(
+    lp, flat, offsets, tl, il, blank, batched, original, out_dtype, tg = _prepare(
         log_probs, targets, input_lengths, target_lengths, blank)
     T, N, C = lp.shape
+    xp = _backend.array_module(lp)  # host targets with device log_probs are uploaded, as torch does
 
     work_cells = il * (2 * tl + 1)
     order = np.argsort(-work_cells, kind="stable").astype(np.int64)
@@ -147,21 +161,25 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     scales = None
     if _grad is not None and _grad.wants("log_probs"):
         scales = _sample_grad_scales(_grad, reduction, tl, N, batched)
-        grad_out = np.empty((T, N, C), dtype=lp.dtype)
-    nll = np.empty(N, dtype=np.float64)
+        grad_out = xp.empty((T, N, C), dtype=lp.dtype)
+    nll = xp.empty(N, dtype=np.float64)
     kernels = _backend.kernels("ctc", lp)
-    kernels.ctc_loss(lp, flat, offsets, tl, il, order, blank, nll, grad_out,
-                     scales if scales is not None else np.zeros(0), zero_infinity, threads)
+    try:
+        kernels.ctc_loss(lp, flat, offsets, tl, il, order, blank, nll, grad_out,
+                         scales if scales is not None else np.zeros(0), zero_infinity, threads)
+    except IndexError as bad:  # a used device label out of range (fastloss._gpu.BadIndex): name it as the CPU path
+        _check_labels(_backend.to_host(tg), tl, offsets, C)
+        raise bad
 
     if zero_infinity:
-        nll = np.where(nll == np.inf, 0.0, nll)
+        nll = xp.where(nll == np.inf, 0.0, nll)
     if reduction == "none":
         loss = nll if batched else nll.reshape(())
     elif reduction == "sum":
         loss = nll.sum()
     else:
-        loss = (nll / np.maximum(tl, 1)).sum() / N
-    loss = np.asarray(loss).astype(out_dtype)
+        loss = (nll / xp.asarray(np.maximum(tl, 1))).sum() / N
+    loss = xp.asarray(loss).astype(out_dtype)
     if _grad is None:
         return loss
     grads = {}
@@ -177,10 +195,10 @@ def _sample_grad_scales(grad, reduction, tl, N, batched):
         if go is None:
             return np.ones(N)
         if go.ndim == 0 or go.size == 1 and not batched:
-            return np.full(N, float(go.reshape(())))
+            return np.full(N, float(_backend.to_host(go.reshape(()))))
         if tuple(go.shape) != (N,):
             raise ValueError(f"ctc_loss: grad_output.shape={tuple(go.shape)} must equal the loss's shape ({N},)")
-        return np.ascontiguousarray(go, dtype=np.float64)
+        return _backend.array_module(go).ascontiguousarray(go, dtype=np.float64)  # stays on its device
     g = reduced_grad_scale(grad, 1.0, "ctc_loss")
     if reduction == "sum":
         return np.full(N, g)

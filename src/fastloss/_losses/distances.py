@@ -66,7 +66,7 @@ class Distance:
 
 def _rows(x, shape):
     """``x`` broadcast to ``shape`` (..., D) as a 2-D strided view (rows, D)."""
-    b = np.broadcast_to(x, shape)
+    b = _backend.array_module(x).broadcast_to(x, shape)
     if len(shape) == 2:
         return b
     if len(shape) < 2:
@@ -97,17 +97,18 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False, _vjp=False):
     rows, D = a.shape
     batch = shape[:-1] + ((1,) if keepdim and shape else ())
     kernels = _backend.kernels("embedding", a)
+    xp = _backend.array_module(a)
     kind = norm_kind(p)
-    dist = np.empty(rows, dtype=np.float64)
+    dist = xp.empty(rows, dtype=np.float64)
     kernels.pairwise_distance(a, b, p, kind, eps, dist, None, None, None, threads_for(rows * D))
     value = dist.reshape(batch).astype(out_dtype)
     if not _vjp:
         return value
 
     def vjp(grad_d):
-        gd = np.ascontiguousarray(np.broadcast_to(np.asarray(grad_d, dtype=np.float64), batch).reshape(rows))
-        g1 = np.empty((rows, D), dtype=a.dtype)
-        g2 = np.empty((rows, D), dtype=a.dtype)
+        gd = xp.ascontiguousarray(xp.broadcast_to(xp.asarray(grad_d, dtype=np.float64), batch).reshape(rows))
+        g1 = xp.empty((rows, D), dtype=a.dtype)
+        g2 = xp.empty((rows, D), dtype=a.dtype)
         kernels.pairwise_distance(a, b, p, kind, eps, dist, g1, g2, gd, threads_for(rows * D))
         return (finish_grad(g1.reshape(shape), originals["x1"]), finish_grad(g2.reshape(shape), originals["x2"]))
 
@@ -149,21 +150,22 @@ class CosineDistance(Distance):
 
     def value_and_vjp(self, x1, x2):
         arrays, originals, out_dtype, shape = _pair_operands(x1, x2)
-        u = np.broadcast_to(arrays["x1"], shape).astype(np.float64)
-        v = np.broadcast_to(arrays["x2"], shape).astype(np.float64)
+        xp = _backend.array_module(arrays["x1"])  # NumPy or CuPy: no kernel, array operations only
+        u = xp.broadcast_to(arrays["x1"], shape).astype(np.float64)
+        v = xp.broadcast_to(arrays["x2"], shape).astype(np.float64)
         axis = -1 if shape else None
-        n1 = np.sqrt(np.sum(u * u, axis=axis, keepdims=True))
-        n2 = np.sqrt(np.sum(v * v, axis=axis, keepdims=True))
-        c1, c2 = np.maximum(n1, self.eps), np.maximum(n2, self.eps)
-        cos = np.sum(u * v, axis=axis, keepdims=True) / (c1 * c2)
+        n1 = xp.sqrt(xp.sum(u * u, axis=axis, keepdims=True))
+        n2 = xp.sqrt(xp.sum(v * v, axis=axis, keepdims=True))
+        c1, c2 = xp.maximum(n1, self.eps), xp.maximum(n2, self.eps)
+        cos = xp.sum(u * v, axis=axis, keepdims=True) / (c1 * c2)
         value = (1.0 - cos).reshape(shape[:-1]).astype(out_dtype)
 
         def vjp(grad_d):
-            g = -np.broadcast_to(np.asarray(grad_d, dtype=np.float64), shape[:-1])[..., None] if shape else \
-                -np.asarray(grad_d, dtype=np.float64)
+            g = -xp.broadcast_to(xp.asarray(grad_d, dtype=np.float64), shape[:-1])[..., None] if shape else \
+                -xp.asarray(grad_d, dtype=np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
-                k1 = np.where(n1 > 0, cos / (n1 * c1), 0.0)
-                k2 = np.where(n2 > 0, cos / (n2 * c2), 0.0)
+                k1 = xp.where(n1 > 0, cos / (n1 * c1), 0.0)
+                k2 = xp.where(n2 > 0, cos / (n2 * c2), 0.0)
             g1 = g * (v / (c1 * c2) - k1 * u)
             g2 = g * (u / (c1 * c2) - k2 * v)
             return finish_grad(g1, originals["x1"]), finish_grad(g2, originals["x2"])

@@ -35,6 +35,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     kernel as one row, without broadcasting or collapsing views.
     """
     arrays = [a for _, a in operands]
+    xp = _backend.array_module(arrays[0])  # NumPy, or CuPy for device arrays (everything stays there)
     shape = arrays[0].shape
     fast = True
     for a in arrays:
@@ -67,8 +68,8 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
             strided += (a, 0, 1)
         go_strided = (go_array, 0, 1)
     else:
-        views, order = collapse_2d(shape, [np.broadcast_to(a, shape) for a in arrays]
-                                   + ([np.broadcast_to(go_array, shape)] if go_array is not None else []))
+        views, order = collapse_2d(shape, [xp.broadcast_to(a, shape) for a in arrays]
+                                   + ([xp.broadcast_to(go_array, shape)] if go_array is not None else []))
         rows, cols = views[0].shape
         item = arrays[0].itemsize
         strided = []
@@ -80,7 +81,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
 
     work = arrays[0].dtype
     # outputs are written row-major over (rows, cols): laid out in the operands' memory order
-    alloc = np.empty if order is None else (lambda shp, dtype: empty_in_order(shp, order, dtype))
+    alloc = xp.empty if order is None else (lambda shp, dtype: empty_in_order(shp, order, dtype, xp))
     out = alloc(shape, dtype=work) if reduction == "none" else None
     # The kernels compute a prefix of their gradients: the shortest one covering what is wanted.
     n_grads = 0
@@ -97,7 +98,7 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
         raise ValueError(f"{loss_name}: {check if isinstance(check, str) else check(dict(operands))}")
 
     if out is None:
-        loss = np.array(total * scale, dtype=out_dtype)  # 0-d
+        loss = xp.asarray(total * scale, dtype=out_dtype)  # 0-d (total: a 0-d device array on the GPU)
     else:
         if scale_none:
             out *= scale
@@ -163,14 +164,17 @@ def _weighted_same_shape(name, kernel, arrays, originals, reduction, grad, out_d
                      "torch: weights and input must have the same size")
     scale = None
     if reduction == "mean" and weighted_mean:
-        total_weight = float(np.sum(weight, dtype=np.float64))
+        # the scale is a kernel scalar: a device weight's sum is read once (documented in the README)
+        total_weight = float(_backend.to_host(weight.sum(dtype=np.float64)))
         scale = 1.0 / total_weight if total_weight != 0 else float("inf")
     result = run_elementwise(name, kernel + "_w", _pair(arrays) + [("weight", weight)], originals,
                              ("input", "target", "weight"), reduction, grad, out_dtype, params, scale=scale)
     if scale is not None and grad is not None and "weight" in result[1]:
         loss, grads = result
         g_scale = reduced_grad_scale(grad, scale, name)
-        grads["weight"] = (grads["weight"] - float(loss) * g_scale).astype(grads["weight"].dtype, copy=False)
+        # loss * g_scale in double, rounded once to the gradient's dtype (no host read of the loss)
+        grads["weight"] = (grads["weight"] - (loss.astype(np.float64) * g_scale).astype(grads["weight"].dtype)
+                           ).astype(grads["weight"].dtype, copy=False)
     return result
 
 
@@ -330,7 +334,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def _bce_range_message(operands):
     """torch's message for the first of input and target (in that order) with an entry outside [0, 1] or NaN."""
     x = operands["input"]
-    bad_input = not np.all((x >= 0) & (x <= 1))
+    bad_input = not _backend.to_host(((x >= 0) & (x <= 1)).all())  # the error path: one read
     return f"all elements of {'input' if bad_input else 'target'} should be between 0 and 1"
 
 
@@ -452,7 +456,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     _refuse_bool(originals["target"], "target", "gaussian_nll_loss")
     x, v = arrays["input"], arrays.get("var")
     if v is None:
-        v = np.asarray(var, dtype=x.dtype)
+        v = _backend.array_module(x).asarray(var, dtype=x.dtype)
     elif v.shape != x.shape:
         if x.shape[:-1] == v.shape:
             v = v[..., None]

@@ -55,15 +55,17 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     rows = int(batch_shape[0]) if batch_shape else 1
     D = shape[-1]
     a, b = _rows(x1, shape), _rows(x2, shape)
-    t = np.broadcast_to(t, batch_shape).reshape(rows)
+    _backend.check_same_backend({"input1": x1, "target": t})
+    xp = _backend.array_module(a)
+    t = xp.broadcast_to(t, batch_shape).reshape(rows)
     sign = (t == 1).view(np.int8) - (t == -1).view(np.int8)
     g1 = g2 = go = None
     g_scale = 1.0
     if _grad is not None:
         g_scale, go = row_grad_output(name, _grad, reduction, rows, batch_shape, work)
-        g1 = np.empty((rows, D), dtype=work) if _grad.wants("input1") else None
-        g2 = np.empty((rows, D), dtype=work) if _grad.wants("input2") else None
-    rowloss = np.empty(rows, dtype=np.float64)
+        g1 = xp.empty((rows, D), dtype=work) if _grad.wants("input1") else None
+        g2 = xp.empty((rows, D), dtype=work) if _grad.wants("input2") else None
+    rowloss = xp.empty(rows, dtype=np.float64)
     _backend.kernels("embedding", a).cosine_embedding(a, b, sign, margin, rowloss, g1, g2, go, g_scale,
                                                       threads_for(rows * D))
     loss = reduce_rows(rowloss, batch_shape, reduction, out_dtype)
@@ -97,6 +99,7 @@ def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps
     """The fused p-norm triplet kernel over the rows of the broadcast shape."""
     rows_shape = shape if shape else (1,)
     a, pp, n = (_rows(arrays[k], shape) for k in ("anchor", "positive", "negative"))
+    xp = _backend.array_module(a)
     rows, D = a.shape
     batch_shape = shape[:-1]
     names = ("anchor", "positive", "negative")
@@ -106,8 +109,8 @@ def _run_triplet(name, arrays, originals, out_dtype, work, shape, margin, p, eps
     if grad is not None:
         g_scale, go = row_grad_output(name, grad, reduction, rows, batch_shape, work)
         if any(grad.wants(k) and originals[k].dtype.kind == "f" for k in names):
-            buffers = tuple(np.empty((rows, D), dtype=work) for _ in names)
-    rowloss = np.empty(rows, dtype=np.float64)
+            buffers = tuple(xp.empty((rows, D), dtype=work) for _ in names)
+    rowloss = xp.empty(rows, dtype=np.float64)
     _backend.kernels("embedding", a).triplet_margin(a, pp, n, margin, p, norm_kind(p), eps, swap,
                                                     rowloss, *buffers, go, g_scale, threads_for(rows * D))
     loss = reduce_rows(rowloss, batch_shape, reduction, out_dtype)
@@ -175,35 +178,37 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 
 def _generic_triplet(name, df, arrays, originals, out_dtype, margin, swap, reduction, grad):
-    """triplet_margin_with_distance_loss through a user distance, in NumPy (the distance does the work)."""
+    """triplet_margin_with_distance_loss through a user distance, in the inputs' array module
+    (NumPy or CuPy; the distance does the work)."""
     a, p, n = (originals[k] if originals[k].dtype.kind == "f" else arrays[k] for k in ("anchor", "positive", "negative"))
+    xp = _backend.array_module(a)
     call = (lambda u, v: (as_array(df(u, v), "distance_function(...)"), None)) if grad is None else df.value_and_vjp
     d_pos, vjp_pos = call(a, p)
     d_an, vjp_an = call(a, n)
-    d_pos, d_an = np.asarray(d_pos), np.asarray(d_an)
+    d_pos, d_an = xp.asarray(d_pos), xp.asarray(d_an)
     d_neg = d_an
     if swap:
         d_pn, vjp_pn = call(p, n)
-        d_pn = np.asarray(d_pn)
-        d_neg = np.minimum(d_an, d_pn)
+        d_pn = xp.asarray(d_pn)
+        d_neg = xp.minimum(d_an, d_pn)
     work = np.result_type(d_pos.dtype, d_neg.dtype, np.float32)
     v = (margin + d_pos - d_neg).astype(work, copy=False)
-    per_row = np.where(v >= 0, v, np.where(np.isnan(v), v, 0))  # clamp_min(v, 0), nan kept
+    per_row = xp.where(v >= 0, v, xp.where(xp.isnan(v), v, 0))  # clamp_min(v, 0), nan kept
     count = per_row.size
     loss = finish_loss(per_row if reduction == "none" else
-                       float(np.sum(per_row, dtype=np.float64)) * reduction_scale(reduction, count), out_dtype)
+                       per_row.sum(dtype=np.float64) * reduction_scale(reduction, count), out_dtype)
     if grad is None:
         return loss
     if reduction == "none":
         g_scale, go = per_element_grad_output(grad, per_row.shape, np.float64, name)
-        upstream = g_scale * (np.ones(per_row.shape) if go is None else go)
+        upstream = g_scale * (xp.ones(per_row.shape) if go is None else go)
     else:
-        upstream = np.full(per_row.shape, reduced_grad_scale(grad, reduction_scale(reduction, count), name))
-    upstream = np.where(v >= 0, upstream, 0.0)
+        upstream = xp.full(per_row.shape, reduced_grad_scale(grad, reduction_scale(reduction, count), name))
+    upstream = xp.where(v >= 0, upstream, 0.0)
     w_an = 1.0
     if swap:
         # torch.minimum: the smaller argument takes the gradient, a tie splits it
-        w_an = np.where(d_an < d_pn, 1.0, np.where(d_an == d_pn, 0.5, 0.0))
+        w_an = xp.where(d_an < d_pn, 1.0, xp.where(d_an == d_pn, 0.5, 0.0))
     ga_p, gp_p = vjp_pos(upstream)
     ga_n, gn_n = vjp_an(-upstream * w_an)
     grads = {"anchor": ga_p + ga_n, "positive": gp_p, "negative": gn_n}
@@ -211,5 +216,5 @@ def _generic_triplet(name, df, arrays, originals, out_dtype, margin, swap, reduc
         gp_s, gn_s = vjp_pn(-upstream * (1.0 - w_an))
         grads["positive"] = grads["positive"] + gp_s
         grads["negative"] = grads["negative"] + gn_s
-    return loss, {k: finish_grad(np.asarray(g), originals[k]) for k, g in grads.items()
+    return loss, {k: finish_grad(xp.asarray(g), originals[k]) for k, g in grads.items()
                   if grad.wants(k) and originals[k].dtype.kind == "f"}

@@ -10,7 +10,7 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, cast, check_floating, check_index_range, compute_dtype,
-                           index_array)
+                           device_index_error, index_array)
 from ._common import threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
@@ -26,7 +26,7 @@ def _scores_2d(input, name):
                          f"got shape {tuple(original.shape)}")
     x = cast(original, compute_dtype(original.dtype))
     x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
-    return original, np.ascontiguousarray(x2)
+    return original, _backend.array_module(x2).ascontiguousarray(x2)
 
 
 def _finish_rows(rowloss, batch_shape, reduction, grad, out_dtype, gx, original):
@@ -71,19 +71,26 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         if y.ndim > 1 or y.size != 1:
             raise ValueError(f"{name}: an unbatched input needs a 0-d or one-element target, got shape {tuple(y.shape)}")
         batch_shape = y.shape
-    y = np.ascontiguousarray(y.reshape(rows))
-    check_index_range(y, "target", 0, C)
+    xp = _backend.array_module(x)
+    _backend.check_same_backend({"input": x, "target": y})
+    y = xp.ascontiguousarray(y.reshape(rows))
+    if xp is np:  # a device target is checked by the kernel
+        check_index_range(y, "target", 0, C)
     w = None
     if weight is not None:
         w = check_floating(as_array(weight, "weight"), "weight")
+        _backend.check_same_backend({"input": x, "weight": w})
         if w.ndim != 1 or w.shape[0] != C:
             raise ValueError(f"{name}: weight must be 1-D with C={C} elements, got shape {tuple(w.shape)}")
-        w = np.ascontiguousarray(cast(w, x.dtype))
+        w = xp.ascontiguousarray(cast(w, x.dtype))
     out_dtype = original.dtype
-    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C))
-    rowloss = np.empty(rows, dtype=np.float64)
-    _backend.kernels("margin", x).multi_margin(x, y, w, margin, p, rowloss, gx, go, g_scale,
-                                               threads_for(rows * C))
+    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C), xp=xp)
+    rowloss = xp.empty(rows, dtype=np.float64)
+    try:
+        _backend.kernels("margin", x).multi_margin(x, y, w, margin, p, rowloss, gx, go, g_scale,
+                                                   threads_for(rows * C))
+    except IndexError as bad:  # a device target out of range (fastloss._gpu.BadIndex)
+        raise device_index_error(bad, y, "target", 0, C) from None
     return _finish_rows(rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
 
 
@@ -107,11 +114,17 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     y = index_array(target, "target")
     if y.shape != original.shape:
         raise ValueError(f"{name}: target.shape={tuple(y.shape)} must equal input.shape={tuple(original.shape)}")
-    y = np.ascontiguousarray(y.reshape(rows, C))
-    check_index_range(y, "target", -1, C)
+    xp = _backend.array_module(x)
+    _backend.check_same_backend({"input": x, "target": y})
+    y = xp.ascontiguousarray(y.reshape(rows, C))
+    if xp is np:  # a device target is checked by the kernel
+        check_index_range(y, "target", -1, C)
     batch_shape = original.shape[:-1] if original.ndim == 2 else ()
     out_dtype = original.dtype
-    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C))
-    rowloss = np.empty(rows, dtype=np.float64)
-    _backend.kernels("margin", x).multilabel_margin(x, y, rowloss, gx, go, g_scale, threads_for(rows * C * 8))
+    g_scale, go, gx = row_gradient_setup(name, _grad, reduction, rows, batch_shape, x.dtype, (rows, C), xp=xp)
+    rowloss = xp.empty(rows, dtype=np.float64)
+    try:
+        _backend.kernels("margin", x).multilabel_margin(x, y, rowloss, gx, go, g_scale, threads_for(rows * C * 8))
+    except IndexError as bad:  # a device target out of range (fastloss._gpu.BadIndex)
+        raise device_index_error(bad, y, "target", -1, C) from None
     return _finish_rows(rowloss, batch_shape, reduction, _grad, out_dtype, gx, original)
