@@ -12,8 +12,9 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
-                           float_operands, index_array)
-from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, threads_for
+                           float_operands, index_array, index_bounds)
+from ._common import (finish_grad, finish_loss, ones, per_element_grad_output, reduced_grad_scale, sum_partials,
+                      threads_for)
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
 
@@ -112,7 +113,7 @@ def _class_shapes(loss_name, input, target_shape):
 def _class_weight(weight, C, work, loss_name):
     """The per-class weight as a contiguous length-C array (ones when absent)."""
     if weight is None:
-        return np.ones(C, dtype=work), False
+        return ones(C, work), False
     if weight.ndim != 1 or weight.shape[0] != C:
         raise ValueError(f"{loss_name}: weight should be defined either for all {C} classes or no classes, "
                          f"got weight.shape={tuple(weight.shape)}")
@@ -123,11 +124,11 @@ def _index_target(target, input, ignore_index, loss_name):
     """The class-index target as C-contiguous int64 ``(N, S)``, shape- and range-checked."""
     loss_shape = _class_shapes(loss_name, input, target.shape)
     C = input.shape[0] if input.ndim == 1 else input.shape[1]
-    # Fast path: two reductions prove the common case (every entry a class, none ignored)
-    # without building masks; otherwise the full check finds and names the bad entry.
+    # Fast path: the bounds prove the common case (every entry a class, none ignored) without
+    # building masks; otherwise the full check finds and names the bad entry.
     some_ignored = True
     if target.size:
-        low, high = int(target.min()), int(target.max())
+        low, high = index_bounds(target)
         some_ignored = low <= ignore_index <= high
         if low < 0 or high >= C:
             check_index_range(target, "target", 0, C, ignore=ignore_index)
@@ -175,7 +176,7 @@ def _partial_sums(N, C, S, out, per_sample=False):
 def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
     if reduction == "none":
         return finish_loss(out.reshape(loss_shape), out_dtype)
-    total = float(np.sum(partial))
+    total = sum_partials(partial)
     if reduction == "mean":
         total = total / denom if denom else float("nan")
     return finish_loss(total, out_dtype)
@@ -412,7 +413,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if reduction == "none":
         loss = finish_loss(out.reshape(loss_shape), out_dtype)
     else:
-        total = float(np.sum(partial[:rows]))
+        total = sum_partials(partial[:rows])
         if reduction == "mean":
             total = total / rows if rows else float("nan")
         loss = finish_loss(total, out_dtype)
