@@ -186,6 +186,14 @@ def warn_if_sizes_differ(input, target, stacklevel=4):
         )
 
 
+def check_class_weight_dtype(weight, input, loss_name):
+    """torch's class-weight rule of nll_loss, class-index cross_entropy and multi_margin_loss: the
+    weight has the input's dtype exactly (no promotion, no cast), else a TypeError naming both."""
+    if weight.dtype != input.dtype:
+        raise TypeError(f"{loss_name}: weight.dtype={weight.dtype} must equal input.dtype={input.dtype} "
+                        f"(a class weight is not promoted or cast to the input's dtype)")
+
+
 def check_same_shape(a, b, name_a, name_b, loss_name=None, why=None):
     """``b`` has ``a``'s shape, or a ValueError naming both (prefixed by the loss, with torch's reason)."""
     if tuple(a.shape) != tuple(b.shape):
@@ -200,17 +208,29 @@ def check_ndim(arr, name, allowed):
         raise ValueError(f"{name} must have {want} dimensions, got {arr.ndim} (shape {tuple(arr.shape)})")
 
 
+def check_real(value, name):
+    """Refuse (TypeError) a hyper-parameter that is not a real number: complex numbers (also with a
+    zero imaginary part), strings, None, bools. A 0-d real array is accepted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if getattr(value, "shape", None) == () and not isinstance(value, (str, numbers.Complex)):
+            try:
+                float(value)
+                return
+            except OverflowError:
+                return  # a real number beyond a double: as_float's ValueError
+            except TypeError:
+                pass  # e.g. a 0-d complex array
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+
+
 def as_float(value, name, *, minimum=None, strict_minimum=False):
     """A Python float hyper-parameter (margin, beta, eps, ...), range-checked."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if hasattr(value, "shape") and getattr(value, "shape", None) == () and not isinstance(value, str):
+    if type(value) is not float:  # a float needs neither check nor conversion
+        check_real(value, name)
+        try:
             value = float(value)
-        else:
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    try:
-        value = float(value)
-    except OverflowError:
-        raise ValueError(f"{name}={value!r} is out of the range of a float") from None
+        except OverflowError:
+            raise ValueError(f"{name}={value!r} is out of the range of a float") from None
     if minimum is not None:
         if strict_minimum and not value > minimum:
             raise ValueError(f"{name} must be greater than {minimum}, got {value!r}")

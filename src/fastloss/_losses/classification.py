@@ -11,8 +11,8 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
-                           float_operands, index_array, index_bounds)
+from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_class_weight_dtype,
+                           check_index_range, float_operands, index_array, index_bounds)
 from ._common import (finish_grad, finish_loss, ones, per_element_grad_output, reduced_grad_scale, sum_partials,
                       threads_for)
 
@@ -184,12 +184,13 @@ def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
 
 def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_index, reduction, grad, eps=0.0):
     """The shared body of nll_loss and class-index cross_entropy."""
-    # The input alone sets the dtype (torch refuses a weight of another dtype here; fastloss
-    # casts it rather than promote the result).
+    # The input alone sets the dtype: torch refuses a weight of another dtype here.
     arrays, originals, out_dtype, work = float_operands({"input": input})
     x = arrays["input"]
     if weight is not None:
-        weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
+        weight = as_array(weight, "weight")
+        check_class_weight_dtype(weight, originals["input"], loss_name)
+        weight = cast(weight, work)
         _backend.check_same_backend({"input": x, "weight": weight})
     arrays["weight"] = weight
     t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
