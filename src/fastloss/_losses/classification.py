@@ -11,8 +11,8 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_class_weight_dtype,
-                           check_index_range, float_operands, index_array, index_bounds)
+from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_class_weight_dtype, check_floating,
+                           check_index_range, compute_dtype, float_operands, index_array, index_bounds)
 from ._common import (finish_grad, finish_loss, ones, per_element_grad_output, reduced_grad_scale, sum_partials,
                       threads_for)
 
@@ -157,6 +157,9 @@ def _grad_setup(grad, reduction, loss_shape, denom, work, loss_name):
     return reduced_grad_scale(grad, scale, loss_name), None
 
 
+# The work (in elements, for threads_for) of nll's forward read of one sample's entry: a cache line.
+NLL_SAMPLE_WORK = 16
+
 # Spatial positions per work item of the (N, C, S) kernels: classification.pyx's SBLOCK.
 SPATIAL_BLOCK = 256
 
@@ -184,18 +187,20 @@ def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
 
 def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_index, reduction, grad, eps=0.0):
     """The shared body of nll_loss and class-index cross_entropy."""
-    # The input alone sets the dtype: torch refuses a weight of another dtype here.
-    arrays, originals, out_dtype, work = float_operands({"input": input})
-    x = arrays["input"]
+    # The input alone sets the dtype (one operand: no promotion to find); torch refuses a weight
+    # of another dtype here.
+    original = check_floating(as_array(input, "input"), "input")
+    out_dtype = original.dtype
+    work = compute_dtype(out_dtype)
+    x = cast(original, work)
     if weight is not None:
         weight = as_array(weight, "weight")
-        check_class_weight_dtype(weight, originals["input"], loss_name)
+        check_class_weight_dtype(weight, original, loss_name)
         weight = cast(weight, work)
         _backend.check_same_backend({"input": x, "weight": weight})
-    arrays["weight"] = weight
     t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w, weighted = _class_weight(arrays["weight"], C, work, loss_name)
+    w, weighted = _class_weight(weight, C, work, loss_name)
     if kernel_name == "nll":
         # nll reads one entry per sample, through any strides: no layout to choose, no copy
         v, layout = (x.reshape(1, C, 1) if x.ndim == 1 else x.reshape(x.shape[0], C, _spatial_size(x))), SPATIAL
@@ -215,8 +220,10 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     out = np.empty((N, S), dtype=work) if reduction == "none" else None
     g = np.empty((N, C, S), dtype=work) if want else None
     kernels = _backend.kernels("classification", x)
-    # nll's forward reads one entry per sample; its gradient writes them all
-    threads = threads_for(N * S if kernel_name == "nll" and not want else N * C * S)
+    # nll's forward reads one entry per sample, but each in a cache line (and often a page) of its
+    # own, a memory latency rather than an element's work: counted as a line of elements (8192
+    # samples of 1000 classes take half the time on two threads); its gradient writes them all
+    threads = threads_for(N * S * NLL_SAMPLE_WORK if kernel_name == "nll" and not want else N * C * S)
     partial = _partial_sums(N, C, S, out, per_sample=kernel_name == "nll")
     if C == 0:
         pass  # no classes: every target was ignored (or the range check failed); nothing to read
@@ -231,7 +238,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         return loss
     grads = {}
     if want:
-        grads["input"] = finish_grad(_from_ncs(g, layout, x.shape), originals["input"])
+        grads["input"] = finish_grad(_from_ncs(g, layout, x.shape), original)
     return loss, grads
 
 

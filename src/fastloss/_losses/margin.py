@@ -57,7 +57,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """
     name = "multi_margin_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
-    if not isinstance(p, numbers.Real):  # a complex p equal to 1 or 2 included
+    if type(p) is not int and not isinstance(p, numbers.Real):  # a complex p equal to 1 or 2 included
         raise TypeError(f"{name}: p must be a real number (1 or 2), got {type(p).__name__} {p!r}")
     if p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 are supported, got p={p!r}")
