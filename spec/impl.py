@@ -33,6 +33,13 @@ class FastlossImpl:
         kwargs.setdefault("wrt", getattr(fastloss, name).differentiable)
         return fastloss.value_and_grad(name, *args, grad_output=grad_output, **kwargs)
 
+    def module(self, name, **kwargs):
+        """The loss module ``name`` (e.g. ``'HuberLoss'``) constructed with ``kwargs``: a callable on
+        NumPy arrays, returning the loss as a NumPy array."""
+        import fastloss.nn
+
+        return getattr(fastloss.nn, name)(**kwargs)
+
 
 class TorchImpl:
     """torch as the implementation: tensors from the arrays, autograd for the gradients."""
@@ -51,6 +58,12 @@ class TorchImpl:
 
     def loss(self, name, *args, **kwargs):
         return self.value_and_grad(name, *args, _forward_only=True, **kwargs)
+
+    def module(self, name, **kwargs):
+        import torch.nn
+
+        crit = getattr(torch.nn, name)(**{k: self._convert(v, False) for k, v in kwargs.items()})
+        return lambda *args: crit(*(self._convert(a, False) for a in args)).detach().numpy()
 
     def value_and_grad(self, name, *args, grad_output=None, _forward_only=False, **kwargs):
         import inspect

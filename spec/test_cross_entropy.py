@@ -235,3 +235,28 @@ def test_no_classes_and_empty_batch():
     assert impl.loss("cross_entropy", np.zeros((3, 0)), np.full(3, -100), reduction="sum") == 0.0
     loss, g = impl.value_and_grad("cross_entropy", np.zeros((0, 5, 4)), np.zeros((0, 4), dtype=np.int64))
     assert np.isnan(loss) and g["input"].shape == (0, 5, 4)
+
+
+@pytest.mark.parametrize("input_dtype, weight_dtype", [(np.float32, np.float64), (np.float64, np.float32),
+                                                       (np.float16, np.float32), (np.float32, np.int64)])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_class_index_weight_of_another_dtype_refused(input_dtype, weight_dtype, label_smoothing):
+    # torch: "expected scalar type Float but found Double"; the weight is neither promoted nor cast
+    x = np.array([[0.5, -1.0, 2.0], [0.0, 1.0, -2.0]], dtype=input_dtype)
+    t, w = np.array([2, 0]), np.ones(3, dtype=weight_dtype)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.loss("cross_entropy", x, t, weight=w, label_smoothing=label_smoothing)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.module("CrossEntropyLoss", weight=w, label_smoothing=label_smoothing)(x, t)
+
+
+def test_probability_target_weight_of_another_dtype_promotes():
+    # unlike class indices, probability targets promote with the weight (torch's result is float64)
+    x = np.array([[0.5, -1.0, 2.0], [0.0, 1.0, -2.0]], dtype=np.float32)
+    y = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]], dtype=np.float32)
+    w = np.array([1.0, 2.0, 0.5])
+    out = impl.loss("cross_entropy", x, y, weight=w)
+    assert out.dtype == np.float64
+    # (torch's log_softmax runs in float32 before the promotion: float32's tolerance)
+    assert_close(out, impl.loss("cross_entropy", x.astype(np.float64), y.astype(np.float64), weight=w), "promoted",
+                 dtype=np.float32)

@@ -71,3 +71,17 @@ def test_no_legacy_arguments():
 def test_nan_propagates():
     out = impl.loss("huber_loss", np.array([np.nan, 0.5]), np.zeros(2), reduction="none")
     assert np.isnan(out[0]) and out[1] == 0.125
+
+
+@pytest.mark.parametrize("delta", [1 + 0j, np.complex128(2.0), "1.0", None])
+def test_module_refuses_a_non_real_delta(delta):
+    # torch's HuberLoss checks delta's type when constructed (not only when called)
+    with pytest.raises(TypeError, match="delta"):
+        impl.module("HuberLoss", delta=delta)
+
+
+def test_module_accepts_int_and_float_delta():
+    x, y = np.array([0.5, -3.0]), np.zeros(2)
+    for delta in (2, 2.0):
+        # 0.5^2 / 2 + 2 * (3 - 1)
+        assert_close(impl.module("HuberLoss", delta=delta, reduction="sum")(x, y), 4.125, f"HuberLoss(delta={delta!r})")

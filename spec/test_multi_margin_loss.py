@@ -120,3 +120,15 @@ def test_p2_weight_matches_torch():
     loss, g = impl.value_and_grad("multi_margin_loss", x, y, p=2, margin=0.7, weight=w)
     assert_close(loss, out.item(), "p=2 weight vs torch")
     assert_close(g["input"], t.grad.numpy(), "grad p=2 weight vs torch")
+
+
+@pytest.mark.parametrize("input_dtype, weight_dtype", [(np.float32, np.float64), (np.float64, np.float32),
+                                                       (np.float32, np.int64)])
+def test_weight_of_another_dtype_refused(input_dtype, weight_dtype):
+    # torch: "expected scalar type Float but found Double"; the weight is neither promoted nor cast
+    x, w = X.astype(input_dtype), np.ones(4, dtype=weight_dtype)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.loss("multi_margin_loss", x, Y, weight=w)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.module("MultiMarginLoss", weight=w)(x, Y)
+

@@ -108,3 +108,14 @@ def test_empty_batch():
 def test_float16_input_gives_float16():
     out = impl.loss("nll_loss", X.astype(np.float16), np.array([0, 1, 2]))
     assert out.dtype == np.float16
+
+
+@pytest.mark.parametrize("input_dtype, weight_dtype", [(np.float32, np.float64), (np.float64, np.float32),
+                                                       (np.float32, np.int64)])
+def test_weight_of_another_dtype_refused(input_dtype, weight_dtype):
+    # torch: "expected scalar type Float but found Double"; the weight is neither promoted nor cast
+    x, t, w = X.astype(input_dtype), np.array([0, 2, 1]), np.ones(3, dtype=weight_dtype)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.loss("nll_loss", x, t, weight=w)
+    with pytest.raises((TypeError, RuntimeError), match="dtype|scalar type"):
+        impl.module("NLLLoss", weight=w)(x, t)

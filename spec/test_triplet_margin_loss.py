@@ -118,3 +118,10 @@ def test_norm_orders_match_torch(p, swap):
     assert_close(loss, out.item(), f"p={p} swap={swap} vs torch")
     for name, tg in zip(("anchor", "positive", "negative"), grads):
         assert_close(g[name], np.zeros_like(x[0]) if tg is None else tg.numpy(), f"grad {name} p={p} vs torch")
+
+
+@pytest.mark.parametrize("margin, error", [(1 + 0j, TypeError), (0.0, ValueError), (-1.0, ValueError)])
+def test_module_checks_the_margin_when_constructed(margin, error):
+    # torch's TripletMarginLoss compares margin <= 0 in its constructor: a complex margin is a TypeError there
+    with pytest.raises(error):
+        impl.module("TripletMarginLoss", margin=margin)

@@ -115,3 +115,10 @@ def test_distances_match_torch(swap):
         assert_close(loss, out.item(), f"{ours!r} vs torch")
         for name, tg in zip(("anchor", "positive", "negative"), grads):
             assert_close(g[name], tg.numpy(), f"grad {name} {ours!r} vs torch", rtol=1e-10)
+
+
+@pytest.mark.parametrize("margin, error", [(1 + 0j, TypeError), (0.0, ValueError), (-1.0, ValueError)])
+def test_module_checks_the_margin_when_constructed(margin, error):
+    # torch's TripletMarginWithDistanceLoss compares margin <= 0 in its constructor
+    with pytest.raises(error):
+        impl.module("TripletMarginWithDistanceLoss", margin=margin)

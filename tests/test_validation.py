@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import fastloss
 from fastloss import _validation as V
 
 
@@ -80,6 +81,34 @@ def test_hyper_parameter_checks():
     with pytest.raises(TypeError, match="blank"):
         V.as_int(1.5, "blank")
     assert V.as_int(np.int64(3), "blank") == 3
+
+
+@pytest.mark.parametrize("value", [1 + 0j, np.complex64(1), np.complex128(0.5), np.array(1 + 0j)])
+def test_complex_hyper_parameters_refused(value):
+    # also with a zero imaginary part (NumPy's float() of a complex scalar would drop it with a warning)
+    with pytest.raises(TypeError, match="margin must be a real number"):
+        V.as_float(value, "margin")
+    with pytest.raises(TypeError, match="p must be a real number"):
+        fastloss.multi_margin_loss(np.zeros((2, 3)), np.array([0, 1]), p=value)
+
+
+def test_as_float_accepts_real_0d_arrays_and_numpy_scalars():
+    assert V.as_float(np.array(0.25), "eps") == 0.25
+    assert V.as_float(np.int32(3), "eps") == 3.0
+    assert type(V.as_float(2, "eps")) is float
+
+
+@pytest.mark.parametrize("n", [1, 5, 64, 65, 1000])
+def test_index_bounds_and_range_check_small_and_large(n):
+    # both sides of the small-array path (Python min/max) and the NumPy one
+    idx = (np.arange(n, dtype=np.int64) * 7) % 5
+    assert V.index_bounds(idx) == (int(idx.min()), int(idx.max()))
+    assert V.index_bounds(idx[::-1].reshape(1, n)) == (int(idx.min()), int(idx.max()))
+    V.check_index_range(idx, "target", 0, 5)
+    bad = idx.copy()
+    bad[n // 2] = 5
+    with pytest.raises(IndexError, match=rf"target\[{n // 2}\] = 5 is out of bounds"):
+        V.check_index_range(bad, "target", 0, 5)
 
 
 @pytest.mark.torch

@@ -72,9 +72,19 @@ def check_same_backend(arrays):
 _CPU_KERNELS = {}
 
 
+_EMULATE_VAR = "FASTLOSS_GPU"
+_EMULATE_KEY = os.environ.encodekey(_EMULATE_VAR) if hasattr(os.environ, "encodekey") else _EMULATE_VAR
+
+
 def gpu_emulated():
     """True when ``FASTLOSS_GPU=emulate``: NumPy arrays run the GPU kernels on the CPU."""
-    return os.environ.get("FASTLOSS_GPU", "") == "emulate"
+    # Read at every call (tests switch it at run time). os.environ.get raises and catches a
+    # KeyError when the variable is unset, a microsecond per loss call: CPython's mapping under
+    # os.environ answers that common case first.
+    data = getattr(os.environ, "_data", None)
+    if data is not None and _EMULATE_KEY not in data:
+        return False
+    return os.environ.get(_EMULATE_VAR, "") == "emulate"
 
 
 def kernels(module_name, *arrays):

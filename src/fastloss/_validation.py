@@ -15,8 +15,9 @@ import numpy as np
 from . import _backend
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_SET = frozenset(FLOAT_DTYPES)  # membership by hash: the cheapest dtype test
 _FLOAT32 = np.dtype(np.float32)
-_INT64 = np.iinfo(np.int64)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 # The only array arguments a loss may omit (None): torch's optional weights.
 OPTIONAL_ARRAYS = frozenset({"weight", "pos_weight"})
@@ -82,7 +83,7 @@ def _is_torch_tensor(x):
 
 def check_floating(arr, name):
     """Refuse non-floating arrays for arguments torch requires to be floating point."""
-    if arr.dtype not in FLOAT_DTYPES:
+    if arr.dtype not in _FLOAT_SET:
         raise TypeError(f"{name} must be a floating-point array (float16, float32 or float64), got dtype {arr.dtype}")
     return arr
 
@@ -145,18 +146,19 @@ def float_operands(named, allow_integer=(), promote=None, zero_dim_promotes=Fals
             arrays[name] = None
             continue
         arr = as_array(value, name)
-        kind = arr.dtype.kind
-        if kind == "f" or name not in allow_integer:
-            check_floating(arr, name)
-        elif kind not in "biu":
-            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        if arr.dtype not in _FLOAT_SET:  # the common case (a supported floating dtype) checks nothing more
+            kind = arr.dtype.kind
+            if kind == "f" or name not in allow_integer:
+                check_floating(arr, name)
+            elif kind not in "biu":
+                raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
         arrays[name] = arr
         if (promote is None or name in promote) and type(value) not in _PYTHON_SCALARS:
             deciding.append(arr)
     out_dtype = result_dtype(deciding, zero_dim_promotes)
     work = compute_dtype(out_dtype)
     _backend.check_same_backend(arrays)
-    cast_arrays = {k: (None if a is None else cast(a, work)) for k, a in arrays.items()}
+    cast_arrays = {k: (a if a is None or a.dtype == work else a.astype(work)) for k, a in arrays.items()}
     return cast_arrays, arrays, out_dtype, work
 
 
@@ -184,6 +186,14 @@ def warn_if_sizes_differ(input, target, stacklevel=4):
         )
 
 
+def check_class_weight_dtype(weight, input, loss_name):
+    """torch's class-weight rule of nll_loss, class-index cross_entropy and multi_margin_loss: the
+    weight has the input's dtype exactly (no promotion, no cast), else a TypeError naming both."""
+    if weight.dtype != input.dtype:
+        raise TypeError(f"{loss_name}: weight.dtype={weight.dtype} must equal input.dtype={input.dtype} "
+                        f"(a class weight is not promoted or cast to the input's dtype)")
+
+
 def check_same_shape(a, b, name_a, name_b, loss_name=None, why=None):
     """``b`` has ``a``'s shape, or a ValueError naming both (prefixed by the loss, with torch's reason)."""
     if tuple(a.shape) != tuple(b.shape):
@@ -198,17 +208,29 @@ def check_ndim(arr, name, allowed):
         raise ValueError(f"{name} must have {want} dimensions, got {arr.ndim} (shape {tuple(arr.shape)})")
 
 
+def check_real(value, name):
+    """Refuse (TypeError) a hyper-parameter that is not a real number: complex numbers (also with a
+    zero imaginary part), strings, None, bools. A 0-d real array is accepted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if getattr(value, "shape", None) == () and not isinstance(value, (str, numbers.Complex)):
+            try:
+                float(value)
+                return
+            except OverflowError:
+                return  # a real number beyond a double: as_float's ValueError
+            except TypeError:
+                pass  # e.g. a 0-d complex array
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+
+
 def as_float(value, name, *, minimum=None, strict_minimum=False):
     """A Python float hyper-parameter (margin, beta, eps, ...), range-checked."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if hasattr(value, "shape") and getattr(value, "shape", None) == () and not isinstance(value, str):
+    if type(value) is not float:  # a float needs neither check nor conversion
+        check_real(value, name)
+        try:
             value = float(value)
-        else:
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    try:
-        value = float(value)
-    except OverflowError:
-        raise ValueError(f"{name}={value!r} is out of the range of a float") from None
+        except OverflowError:
+            raise ValueError(f"{name}={value!r} is out of the range of a float") from None
     if minimum is not None:
         if strict_minimum and not value > minimum:
             raise ValueError(f"{name} must be greater than {minimum}, got {value!r}")
@@ -220,13 +242,15 @@ def as_float(value, name, *, minimum=None, strict_minimum=False):
 
 def as_int(value, name):
     """A Python int hyper-parameter (ignore_index, blank, p, ...) within int64, as torch's int arguments."""
+    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
+        return value  # the common case, first and cheap
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if hasattr(value, "__index__") and not isinstance(value, bool):
             value = value.__index__()
         else:
             raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
-    if not _INT64.min <= value <= _INT64.max:
+    if not _INT64_MIN <= value <= _INT64_MAX:
         raise ValueError(f"{name}={value} is out of the range of a 64-bit integer")
     return value
 
@@ -251,6 +275,19 @@ def index_array(x, name):
     return arr
 
 
+# Up to this many entries, Python's min/max over ``tolist()`` beat NumPy's reductions (each costs
+# about a microsecond to start).
+_SMALL_INDEX = 64
+
+
+def index_bounds(index):
+    """``(min, max)`` of a non-empty integer array, as Python ints."""
+    if index.size <= _SMALL_INDEX:
+        values = index.ravel().tolist()
+        return min(values), max(values)
+    return int(index.min()), int(index.max())
+
+
 def check_index_range(index, name, low, high, ignore=None):
     """Every entry of ``index`` (except ``ignore``) in ``[low, high)``; IndexError names the first bad one.
 
@@ -258,6 +295,9 @@ def check_index_range(index, name, low, high, ignore=None):
     :class:`~fastloss._gpu.BadIndex` the caller turns into this same error (:func:`device_index_error`)."""
     if index.size == 0:
         return
+    lo, hi = index_bounds(index)
+    if low <= lo and hi < high:
+        return  # the common case, proved by the bounds alone
     valid = (index >= low) & (index < high)
     if ignore is not None:
         valid |= index == ignore

@@ -33,6 +33,8 @@ from . import _backend
 from . import functional as F
 from ._autograd import value_and_grad
 from ._reduction import legacy_reduction
+from ._losses.embedding import _check_margin_positive
+from ._validation import check_real
 
 __all__ = [
     "L1Loss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
@@ -167,6 +169,7 @@ class HuberLoss(_Loss):
     function = "huber_loss"
 
     def __init__(self, reduction="mean", delta=1.0):
+        check_real(delta, "delta")  # torch refuses a non-real delta here, at construction
         super().__init__(reduction=reduction)
         self.delta = delta
 
@@ -328,6 +331,7 @@ class TripletMarginLoss(_Loss):
 
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
+        _check_margin_positive(margin)  # torch checks the margin at construction too
         self.margin = margin
         self.p = p
         self.eps = eps
@@ -343,6 +347,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
         super().__init__(reduction=reduction)
+        _check_margin_positive(margin)  # torch checks the margin at construction too
         self.distance_function = distance_function
         self.margin = margin
         self.swap = swap

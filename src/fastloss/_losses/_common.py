@@ -5,7 +5,7 @@ from .._backend import array_module, to_host
 from .._threads import kernel_threads
 
 __all__ = ["threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
-           "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale"]
+           "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale", "sum_partials", "ones"]
 
 
 # Below this much work (elements touched) a kernel runs on one thread: waking the OpenMP team
@@ -51,8 +51,41 @@ def per_element_grad_output(grad, loss_shape, dtype, loss_name):
 
 def finish_loss(value, dtype):
     """A reduced scalar (0-d) or a 'none' array in the result dtype."""
+    if type(value) is float:
+        return np.asarray(value, dtype=dtype)  # the reduced case, without np.ndim's dispatch
     xp = array_module(value)
     return xp.asarray(value, dtype=dtype) if xp.ndim(value) == 0 else value.astype(dtype, copy=False)
+
+
+# Up to this many partial sums, Python's sum over ``tolist()`` beats NumPy's (whose reduction
+# costs about a microsecond to start).
+_SMALL_SUM = 64
+
+
+def sum_partials(partial):
+    """The sum of a 1-D float64 array of per-row (or per-block) losses, as a Python float, in a
+    fixed order (independent of the thread count); a device array's sum stays on the device (0-d)."""
+    if type(partial) is not np.ndarray:
+        return partial.sum()
+    if partial.size <= _SMALL_SUM:
+        return float(sum(partial.tolist()))
+    return float(partial.sum())
+
+
+_ONES = {}
+
+
+def ones(n, dtype):
+    """A read-only array of ``n`` ones of ``dtype`` (cached: an absent class weight, every call)."""
+    key = (n, dtype)
+    arr = _ONES.get(key)
+    if arr is None:
+        if len(_ONES) >= 16:
+            _ONES.clear()
+        arr = np.ones(n, dtype=dtype)
+        arr.flags.writeable = False
+        _ONES[key] = arr
+    return arr
 
 
 def sum_to_shape(g, shape):

@@ -3,7 +3,7 @@ row (in double) and scales each gradient row by that row's upstream gradient."""
 import numpy as np
 
 from .._backend import array_module
-from ._common import finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale
+from ._common import finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale, sum_partials
 
 
 def row_grad_output(name, grad, reduction, rows, batch_shape, work_dtype):
@@ -31,5 +31,5 @@ def reduce_rows(rowloss, batch_shape, reduction, out_dtype):
     """The loss from the per-row values: shaped ``batch_shape`` ('none') or summed in a fixed order."""
     if reduction == "none":
         return finish_loss(rowloss.reshape(batch_shape), out_dtype)
-    # summed on the device for a device array (no host round trip)
-    return finish_loss(rowloss.sum() * reduction_scale(reduction, rowloss.size), out_dtype)
+    # a device array is summed on the device (no host round trip)
+    return finish_loss(sum_partials(rowloss) * reduction_scale(reduction, rowloss.size), out_dtype)

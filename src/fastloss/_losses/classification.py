@@ -11,9 +11,11 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_floating, check_index_range,
-                           device_index_error, float_operands, index_array)
-from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, threads_for
+from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_class_weight_dtype, check_floating,
+                           check_index_range, compute_dtype, device_index_error, float_operands, index_array,
+                           index_bounds)
+from ._common import (finish_grad, finish_loss, ones, per_element_grad_output, reduced_grad_scale, sum_partials,
+                      threads_for)
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
 
@@ -114,7 +116,7 @@ def _class_shapes(loss_name, input, target_shape):
 def _class_weight(weight, C, work, loss_name, xp=np):
     """The per-class weight as a contiguous length-C array (ones when absent)."""
     if weight is None:
-        return xp.ones(C, dtype=work), False
+        return (ones(C, work) if xp is np else xp.ones(C, dtype=work)), False
     if weight.ndim != 1 or weight.shape[0] != C:
         raise ValueError(f"{loss_name}: weight should be defined either for all {C} classes or no classes, "
                          f"got weight.shape={tuple(weight.shape)}")
@@ -125,12 +127,12 @@ def _index_target(target, input, ignore_index, loss_name):
     """The class-index target as C-contiguous int64 ``(N, S)``, shape- and range-checked."""
     loss_shape = _class_shapes(loss_name, input, target.shape)
     C = input.shape[0] if input.ndim == 1 else input.shape[1]
-    # Fast path: two reductions prove the common case (every entry a class, none ignored)
-    # without building masks; otherwise the full check finds and names the bad entry.
+    # Fast path: the bounds prove the common case (every entry a class, none ignored) without
+    # building masks; otherwise the full check finds and names the bad entry.
     some_ignored = True
     xp = _backend.array_module(target)
     if target.size and xp is np:  # a device target is checked by the kernels (BadIndex), without a read
-        low, high = int(target.min()), int(target.max())
+        low, high = index_bounds(target)
         some_ignored = low <= ignore_index <= high
         if low < 0 or high >= C:
             check_index_range(target, "target", 0, C, ignore=ignore_index)
@@ -173,6 +175,9 @@ def _grad_setup(grad, reduction, loss_shape, denom, work, loss_name):
     return reduced_grad_scale(grad, scale, loss_name), None
 
 
+# The work (in elements, for threads_for) of nll's forward read of one sample's entry: a cache line.
+NLL_SAMPLE_WORK = 16
+
 # Spatial positions per work item of the (N, C, S) kernels: classification.pyx's SBLOCK.
 SPATIAL_BLOCK = 256
 
@@ -192,7 +197,7 @@ def _partial_sums(N, C, S, out, per_sample=False, xp=np):
 def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
     if reduction == "none":
         return finish_loss(out.reshape(loss_shape), out_dtype)
-    total = partial.sum()  # on the device for a device array
+    total = sum_partials(partial)  # on the device for a device array
     if reduction == "mean":
         total = total / denom if denom else total * float("nan")
     return finish_loss(total, out_dtype)
@@ -200,19 +205,22 @@ def _finish(loss_name, reduction, out, partial, denom, loss_shape, out_dtype):
 
 def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_index, reduction, grad, eps=0.0):
     """The shared body of nll_loss and class-index cross_entropy."""
-    # The input alone sets the dtype (torch refuses a weight of another dtype here; fastloss
-    # casts it rather than promote the result).
-    arrays, originals, out_dtype, work = float_operands({"input": input})
-    x = arrays["input"]
+    # The input alone sets the dtype (one operand: no promotion to find); torch refuses a weight
+    # of another dtype here.
+    original = check_floating(as_array(input, "input"), "input")
+    out_dtype = original.dtype
+    work = compute_dtype(out_dtype)
+    x = cast(original, work)
     if weight is not None:
-        weight = cast(check_floating(as_array(weight, "weight"), "weight"), work)
+        weight = as_array(weight, "weight")
+        check_class_weight_dtype(weight, original, loss_name)
+        weight = cast(weight, work)
         _backend.check_same_backend({"input": x, "weight": weight})
-    arrays["weight"] = weight
     _backend.check_same_backend({"input": x, "target": target})
     xp = _backend.array_module(x)
     t, loss_shape, some_ignored = _index_target(target, x, ignore_index, loss_name)
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w, weighted = _class_weight(arrays["weight"], C, work, loss_name, xp)
+    w, weighted = _class_weight(weight, C, work, loss_name, xp)
     if kernel_name == "nll":
         # nll reads one entry per sample, through any strides: no layout to choose, no copy
         v, layout = (x.reshape(1, C, 1) if x.ndim == 1 else x.reshape(x.shape[0], C, _spatial_size(x))), SPATIAL
@@ -232,8 +240,10 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     out = xp.empty((N, S), dtype=work) if reduction == "none" else None
     g = xp.empty((N, C, S), dtype=work) if want else None
     kernels = _backend.kernels("classification", x)
-    # nll's forward reads one entry per sample; its gradient writes them all
-    threads = threads_for(N * S if kernel_name == "nll" and not want else N * C * S)
+    # nll's forward reads one entry per sample, but each in a cache line (and often a page) of its
+    # own, a memory latency rather than an element's work: counted as a line of elements (8192
+    # samples of 1000 classes take half the time on two threads); its gradient writes them all
+    threads = threads_for(N * S * NLL_SAMPLE_WORK if kernel_name == "nll" and not want else N * C * S)
     partial = _partial_sums(N, C, S, out, per_sample=kernel_name == "nll", xp=xp)
     try:
         if C == 0:
@@ -251,7 +261,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
         return loss
     grads = {}
     if want:
-        grads["input"] = finish_grad(_from_ncs(g, layout, x.shape), originals["input"])
+        grads["input"] = finish_grad(_from_ncs(g, layout, x.shape), original)
     return loss, grads
 
 
@@ -436,7 +446,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if reduction == "none":
         loss = finish_loss(out.reshape(loss_shape), out_dtype)
     else:
-        total = partial[:rows].sum()  # on the device for a device array
+        total = sum_partials(partial[:rows])  # on the device for a device array
         if reduction == "mean":
             total = total / rows if rows else total * float("nan")
         loss = finish_loss(total, out_dtype)

@@ -4,13 +4,15 @@ Both take scores ``(N, C)`` (or unbatched ``(C,)``, or a 0-d score as torch does
 targets; a fused row kernel in ``_cpu/margin.pyx`` computes each row's loss and gradient. This
 module states the shape rules, checks indices and reduces.
 """
+import numbers
+
 import numpy as np
 
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, cast, check_floating, check_index_range, compute_dtype,
-                           device_index_error, index_array)
+from .._validation import (as_array, as_float, cast, check_class_weight_dtype, check_floating, check_index_range,
+                           compute_dtype, device_index_error, index_array)
 from ._common import threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
@@ -55,6 +57,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """
     name = "multi_margin_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
+    if type(p) is not int and not isinstance(p, numbers.Real):  # a complex p equal to 1 or 2 included
+        raise TypeError(f"{name}: p must be a real number (1 or 2), got {type(p).__name__} {p!r}")
     if p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 are supported, got p={p!r}")
     p = int(p)
@@ -78,7 +82,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         check_index_range(y, "target", 0, C)
     w = None
     if weight is not None:
-        w = check_floating(as_array(weight, "weight"), "weight")
+        w = as_array(weight, "weight")
+        check_class_weight_dtype(w, original, name)
         _backend.check_same_backend({"input": x, "weight": w})
         if w.ndim != 1 or w.shape[0] != C:
             raise ValueError(f"{name}: weight must be 1-D with C={C} elements, got shape {tuple(w.shape)}")
