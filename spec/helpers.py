@@ -66,16 +66,21 @@ def assert_close(actual, expected, context, dtype=None, rtol=None, atol=None):
                              f"(rtol={tol['rtol']}, atol={tol['atol']}; {int((~ok).sum())} of {ok.size} differ) [{context}]")
 
 
-def assert_no_less_accurate(actual, torch_value, exact, context, slack=4.0, floor=2.5e-7):
-    """float32 rule: |actual - exact| <= slack * |torch - exact| + floor * max(1, |exact|).
+def assert_no_less_accurate(actual, torch_value, exact, context, slack=4.0, floor=2.5e-7, scale=None):
+    """float32 rule: |actual - exact| <= slack * |torch - exact| + floor * max(1, |exact|, scale).
 
     The floor is two float32 ulps at 1: a correctly rounded float32 result may be that far from a
-    float64 reference even where torch happens to round the other way.
+    float64 reference even where torch happens to round the other way. ``scale``: the magnitude of
+    terms the loss cancels (two distances), whose float32 rounding the result inherits, however
+    lucky torch's rounding was.
     """
     actual, torch_value, exact = (np.asarray(a, dtype=np.float64) for a in (actual, torch_value, exact))
     with np.errstate(invalid="ignore"):  # inf - inf where the loss is infinite: not compared below
         err = np.abs(actual - exact)
-        bound = slack * np.abs(torch_value - exact) + floor * np.maximum(1.0, np.abs(exact))
+        magnitude = np.maximum(1.0, np.abs(exact))
+        if scale is not None:
+            magnitude = np.maximum(magnitude, scale)
+        bound = slack * np.abs(torch_value - exact) + floor * magnitude
     # Where torch's float32 result is nan but the exact one is finite, torch sets no bar: hold
     # ours to float32 accuracy instead.
     bound = np.where(np.isnan(torch_value), 1e-5 * np.maximum(1.0, np.abs(exact)), bound)

@@ -141,6 +141,19 @@ def triplet_args(kink_free=False, p_values=(2.0, 1.0, 3.0, 1.5), with_distance=F
     return for_dtype
 
 
+def triplet_term_scale(args, kwargs):
+    """Per triplet, margin + d(a, p) + d(a, n) (+ d(p, n) with swap): the terms the loss cancels
+    (their float32 differences u - v + eps are rounded, as torch rounds them)."""
+    import spec.reference.embedding as ref
+
+    p, eps = (2.0, 1e-6) if "p" not in kwargs else (kwargs["p"], kwargs["eps"])
+    a, pos, neg = (np.asarray(x, dtype=np.float64) for x in args)
+    total = abs(kwargs.get("margin", 1.0)) + ref.pairwise_distance(a, pos, p, eps)[0] + ref.pairwise_distance(a, neg, p, eps)[0]
+    if kwargs.get("swap"):
+        total = total + ref.pairwise_distance(pos, neg, p, eps)[0]
+    return total
+
+
 def triplet_torch_args(with_distance=False):
     """triplet_args for the torch comparison: the hinge argument ``margin + d(a, p) - d_neg`` and,
     with swap, ``d(a, n) - d(p, n)`` away from 0 by more than rounding (at a kink or tie within

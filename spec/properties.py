@@ -36,6 +36,10 @@ class LossSpec:
     # kink or tie within rounding, where either side's gradient is right; no input that makes
     # torch's own autograd underflow)
     torch_args: Optional[Callable] = None
+    # loss_scale(args, kwargs) -> per-sample ('none'-shaped) magnitude of the terms a loss adds and
+    # cancels (e.g. two distances): a float32 loss is held to float32 rounding of those, not of the
+    # (possibly much smaller) result
+    loss_scale: Optional[Callable] = None
     legacy: bool = True              # has size_average / reduce
     reductions: Tuple[str, ...] = ("none", "mean", "sum")
     fd_rtol: float = 1e-6
@@ -208,7 +212,11 @@ def standard_properties(spec):
                 exact_kwargs = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
                                 for k, v in kwargs.items()}
                 exact, exact_grads = _ref(spec, exact_args, exact_kwargs, reduction)
-                assert_no_less_accurate(ours_loss, torch_loss, exact, context)
+                scale = None
+                if spec.loss_scale is not None:
+                    scale = np.asarray(spec.loss_scale(exact_args, exact_kwargs), dtype=np.float64)
+                    scale = scale if reduction == "none" else (scale.sum() if reduction == "sum" else scale.mean())
+                assert_no_less_accurate(ours_loss, torch_loss, exact, context, scale=scale)
                 for name, g in theirs.items():
                     if name in spec.differentiable and name in exact_grads:
                         assert_no_less_accurate(ours[name], g, exact_grads[name], "grad " + name + " " + context)

@@ -5,11 +5,11 @@ import pytest
 import spec.reference.embedding as ref
 from spec.helpers import assert_close
 from spec.impl import impl
-from spec.margin_embedding_strategies import triplet_args, triplet_torch_args
+from spec.margin_embedding_strategies import triplet_args, triplet_term_scale, triplet_torch_args
 from spec.properties import LossSpec, standard_properties
 
 SPEC = LossSpec("triplet_margin_loss", reference=ref.triplet_margin_loss, draw_args=triplet_args(),
-                fd_args=triplet_args(kink_free=True), torch_args=triplet_torch_args(),
+                fd_args=triplet_args(kink_free=True), torch_args=triplet_torch_args(), loss_scale=triplet_term_scale,
                 differentiable=("anchor", "positive", "negative"))
 globals().update(standard_properties(SPEC))
 

@@ -7,12 +7,12 @@ import fastloss
 import spec.reference.embedding as ref
 from spec.helpers import assert_close
 from spec.impl import impl
-from spec.margin_embedding_strategies import triplet_args, triplet_torch_args
+from spec.margin_embedding_strategies import triplet_args, triplet_term_scale, triplet_torch_args
 from spec.properties import LossSpec, standard_properties
 
 SPEC = LossSpec("triplet_margin_with_distance_loss", reference=ref.triplet_margin_with_distance_loss,
                 draw_args=triplet_args(with_distance=True), fd_args=triplet_args(kink_free=True, with_distance=True),
-                torch_args=triplet_torch_args(with_distance=True),
+                torch_args=triplet_torch_args(with_distance=True), loss_scale=triplet_term_scale,
                 differentiable=("anchor", "positive", "negative"), legacy=False)
 globals().update(standard_properties(SPEC))
 
