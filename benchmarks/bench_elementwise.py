@@ -27,7 +27,8 @@ def _args(loss, shape, rng):
     if loss == "binary_cross_entropy_with_logits":
         return (x, _uniform(rng, shape, 0, 1)), {}, ("input",)
     if loss == "kl_div":
-        return (np.log(_uniform(rng, shape, 0.01, 1)), _uniform(rng, shape, 0, 1)), {"reduction": "batchmean"}, ("input",)
+        return ((np.log(_uniform(rng, shape, 0.01, 1)), _uniform(rng, shape, 0, 1)), {"reduction": "batchmean"},
+                ("input",))
     if loss == "poisson_nll_loss":
         return (x, _uniform(rng, shape, 0, 5)), {}, ("input",)
     if loss == "gaussian_nll_loss":

@@ -42,11 +42,13 @@ class reproducible:
 
 
 def assert_shape(out, shape, context):
-    assert tuple(np.shape(out)) == tuple(shape), f"out.shape={tuple(np.shape(out))}, but should be {tuple(shape)} [{context}]"
+    assert tuple(np.shape(out)) == tuple(shape), \
+        f"out.shape={tuple(np.shape(out))}, but should be {tuple(shape)} [{context}]"
 
 
 def assert_dtype(out, dtype, context):
-    assert np.asarray(out).dtype == np.dtype(dtype), f"out.dtype={np.asarray(out).dtype}, but should be {np.dtype(dtype)} [{context}]"
+    assert np.asarray(out).dtype == np.dtype(dtype), \
+        f"out.dtype={np.asarray(out).dtype}, but should be {np.dtype(dtype)} [{context}]"
 
 
 def assert_close(actual, expected, context, dtype=None, rtol=None, atol=None):
@@ -63,7 +65,8 @@ def assert_close(actual, expected, context, dtype=None, rtol=None, atol=None):
     if not ok.all():
         i = np.unravel_index(int(np.argmin(ok)), ok.shape) if ok.ndim else ()
         raise AssertionError(f"value {actual[i]!r} at {i}, but should be {expected[i]!r} "
-                             f"(rtol={tol['rtol']}, atol={tol['atol']}; {int((~ok).sum())} of {ok.size} differ) [{context}]")
+                             f"(rtol={tol['rtol']}, atol={tol['atol']}; {int((~ok).sum())} of {ok.size} differ) "
+                             f"[{context}]")
 
 
 def assert_no_less_accurate(actual, torch_value, exact, context, slack=4.0, floor=2.5e-7, scale=None):

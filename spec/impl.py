@@ -82,12 +82,14 @@ class TorchImpl:
         loss = out.detach().numpy()
         if _forward_only:
             return loss
-        go = torch.ones_like(out) if grad_output is None else torch.as_tensor(np.asarray(grad_output)).to(out.dtype).expand_as(out)
+        go = (torch.ones_like(out) if grad_output is None
+              else torch.as_tensor(np.asarray(grad_output)).to(out.dtype).expand_as(out))
         named = {params[i]: t for i, t in enumerate(targs)}
         named.update(tkw)
         wrt = {k: t for k, t in named.items() if isinstance(t, torch.Tensor) and t.requires_grad}
         gs = torch.autograd.grad(out, list(wrt.values()), go, allow_unused=True)
-        return loss, {k: (np.zeros(t.shape, dtype=loss.dtype) if g is None else g.numpy()) for (k, t), g in zip(wrt.items(), gs)}
+        return loss, {k: (np.zeros(t.shape, dtype=loss.dtype) if g is None else g.numpy())
+                      for (k, t), g in zip(wrt.items(), gs)}
 
 
 def get():

@@ -148,7 +148,8 @@ def triplet_term_scale(args, kwargs):
 
     p, eps = (2.0, 1e-6) if "p" not in kwargs else (kwargs["p"], kwargs["eps"])
     a, pos, neg = (np.asarray(x, dtype=np.float64) for x in args)
-    total = abs(kwargs.get("margin", 1.0)) + ref.pairwise_distance(a, pos, p, eps)[0] + ref.pairwise_distance(a, neg, p, eps)[0]
+    total = (abs(kwargs.get("margin", 1.0)) + ref.pairwise_distance(a, pos, p, eps)[0]
+             + ref.pairwise_distance(a, neg, p, eps)[0])
     if kwargs.get("swap"):
         total = total + ref.pairwise_distance(pos, neg, p, eps)[0]
     return total

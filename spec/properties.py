@@ -16,11 +16,18 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spec import strategies as S
-from spec.helpers import (assert_close, assert_dtype, assert_no_less_accurate, assert_shape, central_difference,
-                          reproducible)
+from spec.helpers import (
+    assert_close,
+    assert_dtype,
+    assert_no_less_accurate,
+    assert_shape,
+    central_difference,
+    reproducible,
+)
 from spec.impl import impl
 
 
@@ -190,15 +197,17 @@ def standard_properties(spec):
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     @pytest.mark.parametrize("reduction", spec.reductions)
     def test_matches_torch(reduction, dtype, data):
-        from spec.impl import TorchImpl, FastlossImpl
+        from spec.impl import FastlossImpl, TorchImpl
 
         args, kwargs = data.draw((spec.torch_args or spec.draw_args)(dtype))
         go = None
         with reproducible(spec.name, *args, reduction=reduction, **kwargs):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ours_loss, ours = FastlossImpl().value_and_grad(spec.name, *args, grad_output=go, reduction=reduction, **kwargs)
-                torch_loss, theirs = TorchImpl().value_and_grad(spec.name, *args, grad_output=go, reduction=reduction, **kwargs)
+                ours_loss, ours = FastlossImpl().value_and_grad(spec.name, *args, grad_output=go,
+                                                                reduction=reduction, **kwargs)
+                torch_loss, theirs = TorchImpl().value_and_grad(spec.name, *args, grad_output=go,
+                                                                reduction=reduction, **kwargs)
             context = f"{spec.name}(reduction={reduction!r}, dtype={np.dtype(dtype).name}) vs torch"
             assert_shape(ours_loss, np.shape(torch_loss), context)
             assert_dtype(ours_loss, torch_loss.dtype, context)
@@ -208,7 +217,8 @@ def standard_properties(spec):
                     if name in spec.differentiable:
                         assert_close(ours[name], g, "grad " + name + " " + context, rtol=spec.torch_rtol64, atol=1e-12)
             else:
-                exact_args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+                exact_args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                              for a in args]
                 exact_kwargs = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
                                 for k, v in kwargs.items()}
                 exact, exact_grads = _ref(spec, exact_args, exact_kwargs, reduction)

@@ -60,7 +60,8 @@ def render(results):
         others = [o for t, outs in tests.items() if t not in dict(STANDARD) for o in outs]
         passed = sum(o == "passed" for o in others)
         failed = sum(o == "failed" for o in others)
-        extra = f"{passed}/{passed + failed} passed" + (f", {len(others) - passed - failed} skipped" if len(others) > passed + failed else "")
+        skipped = len(others) - passed - failed
+        extra = f"{passed}/{passed + failed} passed" + (f", {skipped} skipped" if skipped > 0 else "")
         lines.append(f"| {loss} | {' | '.join(cells)} | {extra} |")
         for outs in tests.values():
             for o in outs:

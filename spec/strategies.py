@@ -91,7 +91,8 @@ def pointwise_args(lo=-10.0, hi=10.0, target_lo=None, target_hi=None, broadcast_
             shape = draw(shapes())
             tshape = draw(broadcastable_to(shape)) if broadcast_target and draw(st.booleans()) else shape
             x = draw(arrays(shape, dtype, lo, hi))
-            y = draw(arrays(tshape, dtype, lo if target_lo is None else target_lo, hi if target_hi is None else target_hi))
+            y = draw(arrays(tshape, dtype, lo if target_lo is None else target_lo,
+                            hi if target_hi is None else target_hi))
             return (x, y), {}
         return _draw()
     return for_dtype

@@ -1,7 +1,8 @@
 """The spec's own helpers are tested too: a helper that cannot fail would hide real failures."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spec import strategies as S
 from spec.helpers import assert_close, assert_no_less_accurate, assert_shape, central_difference, reproducible
@@ -42,7 +43,8 @@ def test_reproduction_note_is_attached():
             raise AssertionError("boom")
     notes = "\n".join(getattr(err.value, "__notes__", []))
     if hasattr(err.value, "add_note"):
-        assert "fl.mse_loss(np.array([1.0], dtype=np.float64), np.array([2.0], dtype=np.float64), reduction='sum')" in notes
+        assert ("fl.mse_loss(np.array([1.0], dtype=np.float64), np.array([2.0], dtype=np.float64), "
+                "reduction='sum')") in notes
 
 
 @given(data=st.data())

@@ -8,7 +8,6 @@ from spec.impl import impl
 from spec.properties import LossSpec, standard_properties
 from spec.strategies import away_from_kinks, difference, pointwise_args
 
-
 # Finite differences need |x - y| away from 0, where l1 has its kink.
 SPEC = LossSpec("l1_loss", reference=ref.l1_loss, draw_args=pointwise_args(), differentiable=("input", "target"),
                 fd_args=away_from_kinks(pointwise_args(), lambda args, kwargs: difference(args)))

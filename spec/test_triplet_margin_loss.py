@@ -55,7 +55,8 @@ def test_inactive_triplet_has_zero_gradient():
     assert loss == 0.0 and not any(v.any() for v in g.values())
 
 
-@pytest.mark.parametrize("p,expected", [(1, 3.0), (np.inf, 2.0), (0, 2.0), (0.5, (1 + np.sqrt(2)) ** 2), (3, 9 ** (1 / 3))])
+@pytest.mark.parametrize("p,expected", [(1, 3.0), (np.inf, 2.0), (0, 2.0), (0.5, (1 + np.sqrt(2)) ** 2),
+                                        (3, 9 ** (1 / 3))])
 def test_norm_orders(p, expected):
     a, n = np.array([1.0, 2.0]), np.array([0.0, 0.0])
     # margin 10 + d(a, a) (0, or eps-free 0) - d(a, n) with a - n = (1, 2)

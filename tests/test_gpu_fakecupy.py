@@ -13,12 +13,11 @@ import shutil
 
 import numpy as np
 import pytest
+from test_gpu_backend import _assert_same, _cases, log_softmax
 
 import fastloss
 import fastloss.nn as fnn
 from fastloss._gpu import fakecupy as fc
-
-from test_gpu_backend import _assert_same, _cases, log_softmax
 
 HAVE_CXX = shutil.which(os.environ.get("FASTLOSS_EMULATE_CXX", "g++")) is not None
 pytestmark = pytest.mark.skipif(not HAVE_CXX, reason="no C++ compiler (g++) for the CUDA emulation")

@@ -4,7 +4,6 @@ KeyboardInterrupt (or whatever the process's SIGINT handler raises).
 Each case runs in a subprocess that starts a call needing many seconds (tens of billions of
 elements or lattice cells); the test sends SIGINT half a second after the call began and expects
 the call to have raised well within two seconds of the signal."""
-import os
 import select
 import signal
 import subprocess

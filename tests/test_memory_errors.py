@@ -10,8 +10,6 @@ import textwrap
 
 import pytest
 
-import fastloss as fl
-
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 
 KERNEL_MESSAGE = "out of memory for a kernel's work space"

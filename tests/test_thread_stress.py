@@ -82,5 +82,6 @@ def test_ctc_bit_identical_to_one_thread_under_many_thread_counts(every_call_par
                     mismatches += 1
                     if first_failure is None:
                         first_failure = (N, threads, lp.dtype, il.tolist(), tl.tolist(), blank)
-    assert mismatches == 0, f"{mismatches} calls differ from one thread; first: N, threads, dtype, il, tl, blank = {first_failure}"
+    assert mismatches == 0, \
+        f"{mismatches} calls differ from one thread; first: N, threads, dtype, il, tl, blank = {first_failure}"
 

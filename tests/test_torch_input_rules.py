@@ -10,6 +10,7 @@ import pytest
 
 import fastloss as fl
 
+
 def _torch():  # imported inside the torch-marked tests only (they skip without torch)
     import torch
 
@@ -101,7 +102,8 @@ def test_every_operand_dtype_torch_accepts_is_accepted_with_its_dtype_and_value(
         if expected is None:
             continue
         got = _fl_call(name, trial, kwargs)
-        assert got.dtype == expected.dtype, f"{name}{dict(zip(names, combo))}: dtype {got.dtype}, torch {expected.dtype}"
+        assert got.dtype == expected.dtype, \
+            f"{name}{dict(zip(names, combo))}: dtype {got.dtype}, torch {expected.dtype}"
         # torch may round intermediates to float32 (l1 with a float64 weight: |x - y| of float32
         # operands; triplet: the distance of two integer arrays is float32): fastloss does not
         tol = 1e-12 if set(combo) == {"float64"} else 1e-5
@@ -121,7 +123,8 @@ def test_integer_inputs_accepted_and_computed_in_the_floating_dtype():
     assert set(grads) == {"target"}  # no gradient for an integer array, as torch
     np.testing.assert_array_equal(grads["target"], np.array([-1.0, -3.0, -5.0], np.float32))
     # no floating operand at all: torch's default dtype
-    assert fl.cosine_embedding_loss(np.ones((2, 3), np.int64), np.ones((2, 3), bool), np.array([1, 1])).dtype == np.float32
+    loss = fl.cosine_embedding_loss(np.ones((2, 3), np.int64), np.ones((2, 3), bool), np.array([1, 1]))
+    assert loss.dtype == np.float32
 
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss",

@@ -40,7 +40,8 @@ def test_check_floating_names_argument_and_dtype():
 
 
 def test_float_operands_promotes_like_torch_and_computes_float16_in_float32():
-    arrays, originals, out, work = V.float_operands({"input": np.zeros(2, np.float16), "target": np.zeros(2, np.float16)})
+    arrays, originals, out, work = V.float_operands({"input": np.zeros(2, np.float16),
+                                                      "target": np.zeros(2, np.float16)})
     assert out == np.float16 and work == np.float32 and arrays["input"].dtype == np.float32
     assert originals["input"].dtype == np.float16
     _, _, out, work = V.float_operands({"input": np.zeros(2, np.float32), "target": np.zeros(2, np.float64)})

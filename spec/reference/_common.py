@@ -24,7 +24,8 @@ def reduce(loss, dloss, reduction, grad_output=None, shapes=None, denominator=No
     """
     if reduction == "none":
         value = loss
-        go = np.ones_like(loss) if grad_output is None else np.broadcast_to(np.asarray(grad_output, np.float64), loss.shape)
+        go = (np.ones_like(loss) if grad_output is None
+              else np.broadcast_to(np.asarray(grad_output, np.float64), loss.shape))
     else:
         denom = loss.size if denominator is None else denominator
         scale = 1.0 if reduction == "sum" else 1.0 / denom

@@ -45,7 +45,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False, grad_output=None):
 def _reduce(loss, reduction, grad_output):
     """Reduced value and the per-sample upstream gradient."""
     if reduction == "none":
-        go = np.ones(loss.shape) if grad_output is None else np.broadcast_to(np.asarray(grad_output, np.float64), loss.shape)
+        go = (np.ones(loss.shape) if grad_output is None
+              else np.broadcast_to(np.asarray(grad_output, np.float64), loss.shape))
         return loss, go
     scale = 1.0 if reduction == "sum" else (1.0 / loss.size if loss.size else np.nan)
     g = 1.0 if grad_output is None else float(np.asarray(grad_output))

@@ -24,7 +24,8 @@ def _reduce_rows(losses, grads, batch, reduction, grad_output, input_shape):
     n = len(losses)
     if reduction == "none":
         value = np.asarray(losses, dtype=np.float64).reshape(batch)
-        go = np.ones(n) if grad_output is None else np.broadcast_to(np.asarray(grad_output, np.float64), batch).reshape(n)
+        go = (np.ones(n) if grad_output is None
+              else np.broadcast_to(np.asarray(grad_output, np.float64), batch).reshape(n))
     else:
         scale = 1.0 if reduction == "sum" else (1.0 / n if n else np.nan)
         value = np.asarray(np.sum(losses) * scale)

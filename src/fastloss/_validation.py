@@ -304,7 +304,8 @@ def check_index_range(index, name, low, high, ignore=None):
     if not valid.all():
         where = np.unravel_index(int(np.argmin(valid)), index.shape)
         bad = int(index[where])
-        raise IndexError(f"{name}[{', '.join(map(str, where))}] = {bad} is out of bounds for {high - low} classes (valid range [{low}, {high}))")
+        raise IndexError(f"{name}[{', '.join(map(str, where))}] = {bad} is out of bounds for {high - low} classes "
+                         f"(valid range [{low}, {high}))")
 
 
 def device_index_error(bad, index, name, low, high, ignore=None):

@@ -9,9 +9,20 @@ The implementations live with their family in ``fastloss._losses``: ``elementwis
 """
 from ._losses.classification import cross_entropy, multilabel_soft_margin_loss, nll_loss
 from ._losses.ctc import ctc_loss
-from ._losses.elementwise import (binary_cross_entropy, binary_cross_entropy_with_logits, gaussian_nll_loss,
-                                  hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
-                                  poisson_nll_loss, smooth_l1_loss, soft_margin_loss)
+from ._losses.elementwise import (
+                                  binary_cross_entropy,
+                                  binary_cross_entropy_with_logits,
+                                  gaussian_nll_loss,
+                                  hinge_embedding_loss,
+                                  huber_loss,
+                                  kl_div,
+                                  l1_loss,
+                                  margin_ranking_loss,
+                                  mse_loss,
+                                  poisson_nll_loss,
+                                  smooth_l1_loss,
+                                  soft_margin_loss,
+)
 from ._losses.embedding import cosine_embedding_loss, triplet_margin_loss, triplet_margin_with_distance_loss
 from ._losses.margin import multi_margin_loss, multilabel_margin_loss
 

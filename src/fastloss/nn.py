@@ -32,8 +32,8 @@ import numpy as np
 from . import _backend
 from . import functional as F
 from ._autograd import value_and_grad
-from ._reduction import legacy_reduction
 from ._losses.embedding import _check_margin_positive
+from ._reduction import legacy_reduction
 from ._validation import check_real
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "BCEWithLogitsLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SmoothL1Loss", "HuberLoss",
     "SoftMarginLoss", "CrossEntropyLoss", "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss",
     "MarginRankingLoss", "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
-    "PairwiseDistance", "CosineDistance", "Distance",
+    "PairwiseDistance", "CosineDistance", "Distance",  # noqa: F822 (module __getattr__ below)
 ]
 
 _MISSING = object()

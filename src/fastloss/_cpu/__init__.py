@@ -9,7 +9,6 @@ and comparisons.
 import importlib
 import os
 
-
 ISAS = ("baseline", "avx2", "avx512")
 
 

@@ -10,8 +10,17 @@ of range raises :class:`fastloss._gpu.BadIndex` (the caller has normally refused
 """
 import numpy as np
 
-from ._runtime import (BLOCK, FINISH_BLOCK, blocks_for, check_index_flag, element_strides, index_flag, runtime_for,
-                       suffix, team_shape)
+from ._runtime import (
+    BLOCK,
+    FINISH_BLOCK,
+    blocks_for,
+    check_index_flag,
+    element_strides,
+    index_flag,
+    runtime_for,
+    suffix,
+    team_shape,
+)
 
 _TYPES = ("f32", "f64")
 KERNELS = tuple(f"fl_{k}_{s}" for k in ("nll", "ce_rows_warp", "ce_rows_block", "ce_spatial", "ce_prob_rows_warp",
@@ -129,7 +138,7 @@ def multilabel_soft_margin(x, y, w, inv_c, out, gx, gy, go, g_scale, partial, n_
     grid, block, team = team_shape(R, C)
     part = rt.empty(R, np.float64)
     rt.launch("classification", f"fl_mlsm_{team}_{suffix(x.dtype)}", grid, block,
-              [R, C, x, *element_strides(x), y, *element_strides(y), w, *element_strides(w), float(inv_c), out, gx, gy, go,
-               float(g_scale), part])
+              [R, C, x, *element_strides(x), y, *element_strides(y), w, *element_strides(w), float(inv_c),
+               out, gx, gy, go, float(g_scale), part])
     if out is None:
         _finish(rt, part, R, partial)

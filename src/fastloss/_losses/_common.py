@@ -43,7 +43,8 @@ def per_element_grad_output(grad, loss_shape, dtype, loss_name):
     if go.ndim == 0:
         return float(to_host(go)), None
     if tuple(go.shape) != tuple(loss_shape):
-        raise ValueError(f"{loss_name}: grad_output.shape={tuple(go.shape)} must equal the loss's shape {tuple(loss_shape)}")
+        raise ValueError(f"{loss_name}: grad_output.shape={tuple(go.shape)} must equal the loss's shape "
+                         f"{tuple(loss_shape)}")
     if go.dtype.kind != "f":
         raise TypeError(f"{loss_name}: grad_output must be floating point, got dtype {go.dtype}")
     return 1.0, go.astype(dtype, copy=False)

@@ -11,11 +11,30 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, as_int, broadcast_shape, cast, check_class_weight_dtype, check_floating,
-                           check_index_range, compute_dtype, device_index_error, float_operands, index_array,
-                           index_bounds)
-from ._common import (finish_grad, finish_loss, ones, per_element_grad_output, reduced_grad_scale, sum_partials,
-                      threads_for)
+from .._validation import (
+    as_array,
+    as_float,
+    as_int,
+    broadcast_shape,
+    cast,
+    check_class_weight_dtype,
+    check_floating,
+    check_index_range,
+    compute_dtype,
+    device_index_error,
+    float_operands,
+    index_array,
+    index_bounds,
+)
+from ._common import (
+    finish_grad,
+    finish_loss,
+    ones,
+    per_element_grad_output,
+    reduced_grad_scale,
+    sum_partials,
+    threads_for,
+)
 
 __all__ = ["nll_loss", "cross_entropy", "multilabel_soft_margin_loss"]
 
@@ -105,7 +124,8 @@ def _class_shapes(loss_name, input, target_shape):
         return ()
     if len(tshape) == 0 or tshape[0] != input.shape[0]:
         got = tshape[0] if tshape else "none (0-d target)"
-        raise ValueError(f"{loss_name}: expected input batch_size ({input.shape[0]}) to match target batch_size ({got})")
+        raise ValueError(f"{loss_name}: expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({got})")
     want = (input.shape[0],) + tuple(input.shape[2:])
     if tshape != want:
         raise ValueError(f"{loss_name}: target.shape={tshape} does not match input.shape={tuple(input.shape)} "

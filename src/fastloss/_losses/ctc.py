@@ -13,6 +13,7 @@ from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array
 from ._common import finish_grad, reduced_grad_scale, threads_for
 
+
 def _lengths(value, name, batch):
     """A length argument as an int64 vector of size ``batch``: torch reads any shape of ``batch``
     values ((N,), (1, N), (N, 1); 0-d or (1, 1) unbatched). Lengths live on the host: device

@@ -21,8 +21,7 @@ import numpy as np
 
 from .. import _backend
 from .._validation import as_bool, as_float, broadcast_shape, float_operands
-from ._common import finish_grad
-from ._common import threads_for
+from ._common import finish_grad, threads_for
 
 __all__ = ["Distance", "PairwiseDistance", "CosineDistance", "is_differentiable_distance", "norm_kind",
            "pairwise_distance"]

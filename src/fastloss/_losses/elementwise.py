@@ -10,10 +10,16 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
-from .._validation import (as_bool, as_float, broadcast_shape, check_same_shape, float_operands,
-                           warn_if_sizes_differ)
-from ._common import (collapse_2d, empty_in_order, finish_grad, per_element_grad_output, reduced_grad_scale, reduction_scale,
-                      threads_for)
+from .._validation import as_bool, as_float, broadcast_shape, check_same_shape, float_operands, warn_if_sizes_differ
+from ._common import (
+    collapse_2d,
+    empty_in_order,
+    finish_grad,
+    per_element_grad_output,
+    reduced_grad_scale,
+    reduction_scale,
+    threads_for,
+)
 
 
 def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, reduction, grad, out_dtype,
@@ -212,7 +218,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 @loss_function(differentiable=("input", "target"))
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0, *, _grad=None):
-    r"""Smooth L1: :math:`\ell = d^2 / (2\beta)` where :math:`|d| < \beta`, else :math:`|d| - \beta/2`, :math:`d = x - y`.
+    r"""Smooth L1: :math:`\ell = d^2 / (2\beta)` where :math:`|d| < \beta`, else :math:`|d| - \beta/2`,
+    :math:`d = x - y`.
 
     Mirrors ``torch.nn.functional.smooth_l1_loss``: ``beta = 0`` is exactly :func:`l1_loss`;
     a negative ``beta`` is refused. ``target`` broadcasts (with torch's warning).
@@ -422,7 +429,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     """
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, reduction, size_average, reduce, _ANY_NUMERIC)
-    kernel = "poisson" + ("_log" if as_bool(log_input, "log_input") else "") + ("_full" if as_bool(full, "full") else "")
+    kernel = ("poisson" + ("_log" if as_bool(log_input, "log_input") else "")
+              + ("_full" if as_bool(full, "full") else ""))
     eps = as_float(eps, "eps")
     return run_elementwise("poisson_nll_loss", kernel, _pair(arrays), originals, _PAIR, reduction, _grad, out_dtype,
                            (eps,))
@@ -433,7 +441,8 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 @loss_function(differentiable=("input", "target", "var"))
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean", *, _grad=None):
-    r"""Gaussian negative log likelihood: :math:`\ell = \tfrac12 (\log v + (x - y)^2 / v)`, :math:`v = \max(var, \epsilon)`.
+    r"""Gaussian negative log likelihood: :math:`\ell = \tfrac12 (\log v + (x - y)^2 / v)`,
+    :math:`v = \max(var, \epsilon)`.
 
     Mirrors ``torch.nn.functional.gaussian_nll_loss``: ``var`` is an array of the input's shape,
     that shape with a last dimension of 1 (or one other dimension of 1), or the input's shape

@@ -9,10 +9,9 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_float, broadcast_shape, float_operands
-from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale
-from ._common import threads_for
+from ._common import finish_grad, finish_loss, per_element_grad_output, reduced_grad_scale, reduction_scale, threads_for
 from ._rows import reduce_rows, row_grad_output
-from .distances import _rows, is_differentiable_distance, norm_kind, PairwiseDistance
+from .distances import PairwiseDistance, _rows, is_differentiable_distance, norm_kind
 
 
 def _gradients(grad, names, buffers, shape, originals):
@@ -180,7 +179,8 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 def _generic_triplet(name, df, arrays, originals, out_dtype, margin, swap, reduction, grad):
     """triplet_margin_with_distance_loss through a user distance, in the inputs' array module
     (NumPy or CuPy; the distance does the work)."""
-    a, p, n = (originals[k] if originals[k].dtype.kind == "f" else arrays[k] for k in ("anchor", "positive", "negative"))
+    a, p, n = (originals[k] if originals[k].dtype.kind == "f" else arrays[k]
+               for k in ("anchor", "positive", "negative"))
     xp = _backend.array_module(a)
     call = (lambda u, v: (as_array(df(u, v), "distance_function(...)"), None)) if grad is None else df.value_and_vjp
     d_pos, vjp_pos = call(a, p)

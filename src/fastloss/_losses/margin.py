@@ -11,8 +11,17 @@ import numpy as np
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
-from .._validation import (as_array, as_float, cast, check_class_weight_dtype, check_floating, check_index_range,
-                           compute_dtype, device_index_error, index_array)
+from .._validation import (
+    as_array,
+    as_float,
+    cast,
+    check_class_weight_dtype,
+    check_floating,
+    check_index_range,
+    compute_dtype,
+    device_index_error,
+    index_array,
+)
 from ._common import threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
@@ -73,7 +82,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         batch_shape = (rows,)
     else:
         if y.ndim > 1 or y.size != 1:
-            raise ValueError(f"{name}: an unbatched input needs a 0-d or one-element target, got shape {tuple(y.shape)}")
+            raise ValueError(f"{name}: an unbatched input needs a 0-d or one-element target, "
+                             f"got shape {tuple(y.shape)}")
         batch_shape = y.shape
     xp = _backend.array_module(x)
     _backend.check_same_backend({"input": x, "target": y})
@@ -101,7 +111,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
 @loss_function(differentiable=("input",))
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean", *, _grad=None):
-    r"""Multi-label hinge loss: :math:`\ell_n = \frac{1}{C}\sum_{j \in J_n}\sum_{i \notin J_n}\max(0, 1 - x_{n,j} + x_{n,i})`.
+    r"""Multi-label hinge loss:
+    :math:`\ell_n = \frac{1}{C}\sum_{j \in J_n}\sum_{i \notin J_n}\max(0, 1 - x_{n,j} + x_{n,i})`.
 
     Mirrors ``torch.nn.functional.multilabel_margin_loss``: ``target`` has the input's shape; the
     target classes ``J_n`` are the entries before the first -1 (a repeated class counts once more
