@@ -191,6 +191,29 @@ def test_log1p_tiny_is_identity_float32():
     np.testing.assert_array_equal(vm.vlog1p(x), x)
 
 
+# ------------------------------------------------------------------- log1p on [0, 1] (softplus)
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_unit_is_log1p_bit_for_bit(dtype):
+    """fl_log1p_unit (softplus's log1p(exp(-|z|)), argument in [0, 1]) gives fl_log1p's bits on
+    the whole range - so its accuracy is log1p's - including 0, 1, the subnormals, NaN and the
+    split at sqrt(2) - 1 (a dense window of consecutive values around it). (Checked exhaustively
+    for float32 while writing it; this samples.)"""
+    r = rng(30)
+    if dtype == np.float64:
+        x = bit_patterns64(r, N, 0, 0x3FF0000000000001)
+        centre = np.float64(np.sqrt(2) - 1).view(np.uint64)
+        ints, view = np.uint64, np.float64
+    else:
+        x = bit_patterns32(r, N, 0, 0x3F800001)
+        centre = np.float32(np.sqrt(2) - 1).view(np.uint32)
+        ints, view = np.uint32, np.float32
+    window = (np.arange(-50_000, 50_000, dtype=np.int64) + int(centre)).astype(ints).view(view)
+    ends = np.array([0.0, 1.0, np.nextafter(1.0, 0.0), np.finfo(dtype).smallest_subnormal, np.nan], dtype)
+    x = np.concatenate([x, window, ends])
+    np.testing.assert_array_equal(vm.vlog1p_unit(x).view(ints), vm.vlog1p(x).view(ints))
+
+
 # --------------------------------------------------------------------------- special values
 
 INF, NAN = np.inf, np.nan
@@ -285,6 +308,8 @@ LOOP(v_log1p, double, fl_log1p)
 LOOP(v_expf, float, fl_expf)
 LOOP(v_logf, float, fl_logf)
 LOOP(v_log1pf, float, fl_log1pf)
+LOOP(v_log1p_unit, double, fl_log1p_unit)
+LOOP(v_log1pf_unit, float, fl_log1pf_unit)
 """
 
 

@@ -207,6 +207,19 @@ FL_VM_INLINE double fl_log1p(double x)
     return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
 }
 
+/* log1p(e) for 0 <= e <= 1 (NaN gives NaN, through c): what softplus needs, log1p(exp(-|x|)).
+ * fl_log1p without its special cases, bit for bit on that range: u = 1 + e lies in [1, 2], so
+ * u is normal, u - 1 is exact and c is finite (or NaN). */
+FL_VM_INLINE double fl_log1p_unit(double e)
+{
+    double u = 1.0 + e;
+    double k;
+    double f = fl_vm_split(u, &k);
+    double c = (e - (u - 1.0)) / u;
+    double hfsq = 0.5 * f * f;
+    return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+}
+
 /* ------------------------------------------------------------------------ float versions */
 /* The same methods in float arithmetic on 32-bit lanes (twice as many per vector as double),
  * with float-sized polynomials: exp a degree-7 Taylor polynomial, log/log1p the Remez
@@ -317,6 +330,17 @@ FL_VM_INLINE float fl_log1pf(float x)
                  + k * FL_VM_LN2F_HI_LOG;
     float res = core + fl_vm_log_specialf(x, -1.0f);
     return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
+}
+
+/* fl_log1p_unit in float: fl_log1pf on [0, 1], bit for bit */
+FL_VM_INLINE float fl_log1pf_unit(float e)
+{
+    float u = 1.0f + e;
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float c = (e - (u - 1.0f)) / u;
+    float hfsq = 0.5f * f * f;
+    return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
 }
 
 #endif /* FASTLOSS_VECMATH_H */
