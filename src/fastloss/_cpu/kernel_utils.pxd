@@ -11,6 +11,8 @@ cdef extern from "vecmath.h" nogil:
     float fl_logf(float x)
     double fl_log1p(double x)
     float fl_log1pf(float x)
+    double fl_exp_neg(double x)
+    float fl_expf_neg(float x)
     double fl_log1p_unit(double x)
     float fl_log1pf_unit(float x)
 
@@ -81,6 +83,14 @@ cdef inline floating f_log1p(floating v) noexcept nogil:
         return fl_log1pf(v)
     else:
         return fl_log1p(v)
+
+
+cdef inline floating f_exp_neg(floating v) noexcept nogil:
+    """exp for v <= 0 (or NaN): f_exp's value with one scaling step instead of two (softplus)."""
+    if floating is float:
+        return fl_expf_neg(v)
+    else:
+        return fl_exp_neg(v)
 
 
 cdef inline floating f_log1p_unit(floating v) noexcept nogil:

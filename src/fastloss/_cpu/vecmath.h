@@ -123,6 +123,22 @@ FL_VM_INLINE double fl_exp(double x)
     return (y * fl_vm_pow2i(k1)) * fl_vm_pow2i(k2);
 }
 
+/* exp(x) for x <= 0 (NaN gives NaN): softplus's exp(-|z|). fl_exp bit for bit on that range,
+ * with one scaling instead of two: k lies in [-1443, 0], so y * 2^(k + 600) is normal (exact)
+ * and the product by 2^-600 rounds once, as fl_exp's second product does. */
+FL_VM_INLINE double fl_exp_neg(double x)
+{
+    double xc = fl_vm_clamp(x, 1000.0); /* (a select against a constant arm would not vectorise) */
+    double k = (xc * FL_VM_INV_LN2 + FL_VM_ROUND) - FL_VM_ROUND;
+    double hi = xc - k * FL_VM_LN2_HI; /* exact */
+    double lo = k * FL_VM_LN2_LO;
+    double r = hi - lo;
+    double t = r * r;
+    double c = r - t * (FL_VM_P1 + t * (FL_VM_P2 + t * (FL_VM_P3 + t * (FL_VM_P4 + t * FL_VM_P5))));
+    double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    return (y * fl_vm_pow2i(k + 600.0)) * fl_vm_double(0x1a70000000000000ull); /* 2^-600 */
+}
+
 /* ------------------------------------------------------------------------------- log core */
 
 /* fdlibm e_log.c Remez coefficients: R(z) ~ log(1+f) - f + f^2/2 - s (f^2/2), z = s^2 */
@@ -275,6 +291,22 @@ FL_VM_INLINE float fl_expf(float x)
     float k1 = (k * 0.5f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
     float k2 = k - k1;
     return (y * fl_vm_pow2if(k1)) * fl_vm_pow2if(k2);
+}
+
+/* exp(x) for x <= 0 (NaN gives NaN): softplus's exp(-|z|). fl_expf bit for bit on that range,
+ * with one scaling instead of two: k lies in [-159, 0], so y * 2^(k + 64) is normal (exact) and
+ * the product by 2^-64 rounds once, as fl_expf's second product does. */
+FL_VM_INLINE float fl_expf_neg(float x)
+{
+    float xc = fl_vm_clampf(x, 110.0f); /* (a select against a constant arm would not vectorise) */
+    float k = (xc * 1.44269502e+00f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
+    float hi = xc - k * FL_VM_LN2F_HI; /* exact */
+    float lo = k * FL_VM_LN2F_LO;
+    float r = hi - lo;
+    float q = r * r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
+              + r * (1.3888889e-3f + r * 1.9841270e-4f)))));
+    float y = 1.0f + (hi - (lo - q));
+    return (y * fl_vm_pow2if(k + 64.0f)) * 5.42101086e-20f; /* 2^-64 */
 }
 
 FL_VM_INLINE float fl_vm_splitf(float x, float *k)
