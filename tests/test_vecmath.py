@@ -232,6 +232,26 @@ def test_log1p_unit_is_log1p_bit_for_bit(dtype):
     np.testing.assert_array_equal(vm.vlog1p_unit(x).view(ints), vm.vlog1p(x).view(ints))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_m1_is_log1p_bit_for_bit(dtype):
+    """fl_log1p_m1 (binary_cross_entropy's log1p(-p), argument in [-1, 0]) gives fl_log1p's bits
+    there: -1 -> -inf, -0.0 -> -0.0, NaN, the values next to -1 (u = 1 + x down to 2^-24 / 2^-53)
+    and the split at sqrt(2)/2 - 1. (Checked exhaustively for float32 while writing it.)"""
+    r = rng(32)
+    if dtype == np.float64:
+        x, ints, view = -bit_patterns64(r, N, 0, 0x3FF0000000000001), np.uint64, np.float64
+    else:
+        x, ints, view = -bit_patterns32(r, N, 0, 0x3F800001), np.uint32, np.float32
+    # consecutive bit patterns (unsigned arithmetic: a negative double's bits pass int64's range)
+    centre = int(dtype(np.sqrt(0.5) - 1).view(ints))
+    window = (ints(centre - 50_000) + np.arange(100_000).astype(ints)).view(view)
+    near_minus_one = (ints(int(dtype(-1).view(ints)) - 49_999) + np.arange(50_000).astype(ints)).view(view)
+    ends = np.array([-1.0, -0.0, 0.0, -0.5, np.nan, -np.finfo(dtype).smallest_subnormal], dtype)
+    x = np.concatenate([x, window, near_minus_one, ends])
+    assert np.nanmin(x) == -1 and np.nanmax(x) == 0
+    np.testing.assert_array_equal(vm.vlog1p_m1(x).view(ints), vm.vlog1p(x).view(ints))
+
+
 # --------------------------------------------------------------------------- special values
 
 INF, NAN = np.inf, np.nan
@@ -328,6 +348,8 @@ LOOP(v_logf, float, fl_logf)
 LOOP(v_log1pf, float, fl_log1pf)
 LOOP(v_exp_neg, double, fl_exp_neg)
 LOOP(v_expf_neg, float, fl_expf_neg)
+LOOP(v_log1p_m1, double, fl_log1p_m1)
+LOOP(v_log1pf_m1, float, fl_log1pf_m1)
 LOOP(v_log1p_unit, double, fl_log1p_unit)
 LOOP(v_log1pf_unit, float, fl_log1pf_unit)
 """

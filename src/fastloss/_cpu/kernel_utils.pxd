@@ -13,6 +13,8 @@ cdef extern from "vecmath.h" nogil:
     float fl_log1pf(float x)
     double fl_exp_neg(double x)
     float fl_expf_neg(float x)
+    double fl_log1p_m1(double x)
+    float fl_log1pf_m1(float x)
     double fl_log1p_unit(double x)
     float fl_log1pf_unit(float x)
 
@@ -91,6 +93,14 @@ cdef inline floating f_exp_neg(floating v) noexcept nogil:
         return fl_expf_neg(v)
     else:
         return fl_exp_neg(v)
+
+
+cdef inline floating f_log1p_m1(floating v) noexcept nogil:
+    """log1p for -1 <= v <= 0 (or NaN): f_log1p's value without the special cases it cannot meet."""
+    if floating is float:
+        return fl_log1pf_m1(v)
+    else:
+        return fl_log1p_m1(v)
 
 
 cdef inline floating f_log1p_unit(floating v) noexcept nogil:

@@ -236,6 +236,27 @@ FL_VM_INLINE double fl_log1p_unit(double e)
     return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
 }
 
+/* log1p(x) for -1 <= x <= 0 (NaN gives NaN): binary_cross_entropy's log1p(-p). fl_log1p bit for
+ * bit on that range with the special cases it can meet: u = 1 + x lies in [0, 1] and u - 1 is
+ * exact (Sterbenz), so c needs no stand-in input; u = 0 (x = -1) only makes c 0 / tiny = 0 and
+ * the core garbage-but-finite, which the -inf addend then overrides. */
+FL_VM_INLINE double fl_log1p_m1(double x)
+{
+    double u = 1.0 + x;
+    double k;
+    double f = fl_vm_split(u, &k);
+    /* + 2^-200 changes no u >= 2^-53 (the smallest nonzero one) and keeps u = 0 off 0/0 */
+    double c = (x - (u - 1.0)) / (u + 6.223015277861142e-61);
+    double hfsq = 0.5 * f * f;
+    double core = fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+    /* -inf where u = +0 (x = -1), else -0.0, built from integer bits: a float select on x or u
+     * makes GCC thread the x = -1 path apart and the loop stays scalar; an exponent-field test as
+     * fl_log's, since SSE2 has no 64-bit compare */
+    uint64_t pole = ((((fl_vm_bits(u) >> 52) & 0x7ffu) + 0x7ffu) >> 11) - 1u; /* u has no subnormals */
+    double res = core + fl_vm_double(0x8000000000000000ull | (pole & 0x7ff0000000000000ull));
+    return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
+}
+
 /* ------------------------------------------------------------------------ float versions */
 /* The same methods in float arithmetic on 32-bit lanes (twice as many per vector as double),
  * with float-sized polynomials: exp a degree-7 Taylor polynomial, log/log1p the Remez
@@ -373,6 +394,20 @@ FL_VM_INLINE float fl_log1pf_unit(float e)
     float c = (e - (u - 1.0f)) / u;
     float hfsq = 0.5f * f * f;
     return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+}
+
+/* fl_log1p_m1 in float: fl_log1pf on [-1, 0], bit for bit (+ 2^-100: u >= 2^-24 unchanged) */
+FL_VM_INLINE float fl_log1pf_m1(float x)
+{
+    float u = 1.0f + x;
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float c = (x - (u - 1.0f)) / (u + 7.88860905e-31f);
+    float hfsq = 0.5f * f * f;
+    float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    uint32_t pole = 0u - (uint32_t)(fl_vm_bitsf(u) == 0u);
+    float res = core + fl_vm_float(0x80000000u | (pole & 0x7f800000u));
+    return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
 }
 
 #endif /* FASTLOSS_VECMATH_H */
