@@ -191,6 +191,67 @@ def test_log1p_tiny_is_identity_float32():
     np.testing.assert_array_equal(vm.vlog1p(x), x)
 
 
+# ------------------------------------------------- exp on x <= 0 and log1p on [0, 1] (softplus)
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_neg_is_exp_bit_for_bit(dtype):
+    """fl_exp_neg (softplus's exp(-|z|)) gives fl_exp's bits for every x <= 0 - its single
+    scaling step rounds subnormal results once, as fl_exp's two steps do - so its accuracy and
+    thresholds are exp's. (Checked exhaustively for float32 while writing it; this samples.)"""
+    r = rng(31)
+    fi = np.finfo(dtype)
+    if dtype == np.float64:
+        x, ints = -bit_patterns64(r, N, 0, 0x7FF0000000000001), np.uint64
+    else:
+        x, ints = -bit_patterns32(r, N, 0, 0x7F800001), np.uint32
+    tiny = float(np.log(fi.smallest_subnormal))  # where results leave the subnormals
+    dense = np.linspace(tiny - 2, np.log(fi.smallest_normal) + 1, 200_001).astype(dtype)
+    ends = np.array([0.0, -0.0, -np.inf, np.nan, -1000.0, -110.0, -fi.max], dtype)
+    x = np.concatenate([x, dense, ends])
+    np.testing.assert_array_equal(vm.vexp_neg(x).view(ints), vm.vexp(x).view(ints))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_unit_is_log1p_bit_for_bit(dtype):
+    """fl_log1p_unit (softplus's log1p(exp(-|z|)), argument in [0, 1]) gives fl_log1p's bits on
+    the whole range - so its accuracy is log1p's - including 0, 1, the subnormals, NaN and the
+    split at sqrt(2) - 1 (a dense window of consecutive values around it). (Checked exhaustively
+    for float32 while writing it; this samples.)"""
+    r = rng(30)
+    if dtype == np.float64:
+        x = bit_patterns64(r, N, 0, 0x3FF0000000000001)
+        centre = np.float64(np.sqrt(2) - 1).view(np.uint64)
+        ints, view = np.uint64, np.float64
+    else:
+        x = bit_patterns32(r, N, 0, 0x3F800001)
+        centre = np.float32(np.sqrt(2) - 1).view(np.uint32)
+        ints, view = np.uint32, np.float32
+    window = (np.arange(-50_000, 50_000, dtype=np.int64) + int(centre)).astype(ints).view(view)
+    ends = np.array([0.0, 1.0, np.nextafter(1.0, 0.0), np.finfo(dtype).smallest_subnormal, np.nan], dtype)
+    x = np.concatenate([x, window, ends])
+    np.testing.assert_array_equal(vm.vlog1p_unit(x).view(ints), vm.vlog1p(x).view(ints))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_m1_is_log1p_bit_for_bit(dtype):
+    """fl_log1p_m1 (binary_cross_entropy's log1p(-p), argument in [-1, 0]) gives fl_log1p's bits
+    there: -1 -> -inf, -0.0 -> -0.0, NaN, the values next to -1 (u = 1 + x down to 2^-24 / 2^-53)
+    and the split at sqrt(2)/2 - 1. (Checked exhaustively for float32 while writing it.)"""
+    r = rng(32)
+    if dtype == np.float64:
+        x, ints, view = -bit_patterns64(r, N, 0, 0x3FF0000000000001), np.uint64, np.float64
+    else:
+        x, ints, view = -bit_patterns32(r, N, 0, 0x3F800001), np.uint32, np.float32
+    # consecutive bit patterns (unsigned arithmetic: a negative double's bits pass int64's range)
+    centre = int(dtype(np.sqrt(0.5) - 1).view(ints))
+    window = (ints(centre - 50_000) + np.arange(100_000).astype(ints)).view(view)
+    near_minus_one = (ints(int(dtype(-1).view(ints)) - 49_999) + np.arange(50_000).astype(ints)).view(view)
+    ends = np.array([-1.0, -0.0, 0.0, -0.5, np.nan, -np.finfo(dtype).smallest_subnormal], dtype)
+    x = np.concatenate([x, window, near_minus_one, ends])
+    assert np.nanmin(x) == -1 and np.nanmax(x) == 0
+    np.testing.assert_array_equal(vm.vlog1p_m1(x).view(ints), vm.vlog1p(x).view(ints))
+
+
 # --------------------------------------------------------------------------- special values
 
 INF, NAN = np.inf, np.nan
@@ -285,6 +346,12 @@ LOOP(v_log1p, double, fl_log1p)
 LOOP(v_expf, float, fl_expf)
 LOOP(v_logf, float, fl_logf)
 LOOP(v_log1pf, float, fl_log1pf)
+LOOP(v_exp_neg, double, fl_exp_neg)
+LOOP(v_expf_neg, float, fl_expf_neg)
+LOOP(v_log1p_m1, double, fl_log1p_m1)
+LOOP(v_log1pf_m1, float, fl_log1pf_m1)
+LOOP(v_log1p_unit, double, fl_log1p_unit)
+LOOP(v_log1pf_unit, float, fl_log1pf_unit)
 """
 
 
@@ -298,6 +365,6 @@ def test_loops_vectorize_with_the_build_flags(tmp_path, arch):
     out = subprocess.run(["gcc", "-O3", "-fno-math-errno", *arch, "-fopt-info-vec-optimized",
                           "-I", HEADER_DIR, "-c", str(src), "-o", str(tmp_path / "loops.o")],
                          capture_output=True, text=True, check=True)
-    lines = {int(l.split(":")[1]) for l in out.stderr.splitlines() if "loop vectorized" in l}
-    loop_lines = [i + 1 for i, l in enumerate(LOOPS.splitlines()) if l.startswith("LOOP(v_")]
+    lines = {int(msg.split(":")[1]) for msg in out.stderr.splitlines() if "loop vectorized" in msg}
+    loop_lines = [i + 1 for i, line in enumerate(LOOPS.splitlines()) if line.startswith("LOOP(v_")]
     assert set(loop_lines) <= lines, out.stderr

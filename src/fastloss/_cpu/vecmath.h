@@ -123,6 +123,22 @@ FL_VM_INLINE double fl_exp(double x)
     return (y * fl_vm_pow2i(k1)) * fl_vm_pow2i(k2);
 }
 
+/* exp(x) for x <= 0 (NaN gives NaN): softplus's exp(-|z|). fl_exp bit for bit on that range,
+ * with one scaling instead of two: k lies in [-1443, 0], so y * 2^(k + 600) is normal (exact)
+ * and the product by 2^-600 rounds once, as fl_exp's second product does. */
+FL_VM_INLINE double fl_exp_neg(double x)
+{
+    double xc = fl_vm_clamp(x, 1000.0); /* (a select against a constant arm would not vectorise) */
+    double k = (xc * FL_VM_INV_LN2 + FL_VM_ROUND) - FL_VM_ROUND;
+    double hi = xc - k * FL_VM_LN2_HI; /* exact */
+    double lo = k * FL_VM_LN2_LO;
+    double r = hi - lo;
+    double t = r * r;
+    double c = r - t * (FL_VM_P1 + t * (FL_VM_P2 + t * (FL_VM_P3 + t * (FL_VM_P4 + t * FL_VM_P5))));
+    double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    return (y * fl_vm_pow2i(k + 600.0)) * fl_vm_double(0x1a70000000000000ull); /* 2^-600 */
+}
+
 /* ------------------------------------------------------------------------------- log core */
 
 /* fdlibm e_log.c Remez coefficients: R(z) ~ log(1+f) - f + f^2/2 - s (f^2/2), z = s^2 */
@@ -207,6 +223,40 @@ FL_VM_INLINE double fl_log1p(double x)
     return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
 }
 
+/* log1p(e) for 0 <= e <= 1 (NaN gives NaN, through c): what softplus needs, log1p(exp(-|x|)).
+ * fl_log1p without its special cases, bit for bit on that range: u = 1 + e lies in [1, 2], so
+ * u is normal, u - 1 is exact and c is finite (or NaN). */
+FL_VM_INLINE double fl_log1p_unit(double e)
+{
+    double u = 1.0 + e;
+    double k;
+    double f = fl_vm_split(u, &k);
+    double c = (e - (u - 1.0)) / u;
+    double hfsq = 0.5 * f * f;
+    return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+}
+
+/* log1p(x) for -1 <= x <= 0 (NaN gives NaN): binary_cross_entropy's log1p(-p). fl_log1p bit for
+ * bit on that range with the special cases it can meet: u = 1 + x lies in [0, 1] and u - 1 is
+ * exact (Sterbenz), so c needs no stand-in input; u = 0 (x = -1) only makes c 0 / tiny = 0 and
+ * the core garbage-but-finite, which the -inf addend then overrides. */
+FL_VM_INLINE double fl_log1p_m1(double x)
+{
+    double u = 1.0 + x;
+    double k;
+    double f = fl_vm_split(u, &k);
+    /* + 2^-200 changes no u >= 2^-53 (the smallest nonzero one) and keeps u = 0 off 0/0 */
+    double c = (x - (u - 1.0)) / (u + 6.223015277861142e-61);
+    double hfsq = 0.5 * f * f;
+    double core = fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+    /* -inf where u = +0 (x = -1), else -0.0, built from integer bits: a float select on x or u
+     * makes GCC thread the x = -1 path apart and the loop stays scalar; an exponent-field test as
+     * fl_log's, since SSE2 has no 64-bit compare */
+    uint64_t pole = ((((fl_vm_bits(u) >> 52) & 0x7ffu) + 0x7ffu) >> 11) - 1u; /* u has no subnormals */
+    double res = core + fl_vm_double(0x8000000000000000ull | (pole & 0x7ff0000000000000ull));
+    return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
+}
+
 /* ------------------------------------------------------------------------ float versions */
 /* The same methods in float arithmetic on 32-bit lanes (twice as many per vector as double),
  * with float-sized polynomials: exp a degree-7 Taylor polynomial, log/log1p the Remez
@@ -264,6 +314,22 @@ FL_VM_INLINE float fl_expf(float x)
     return (y * fl_vm_pow2if(k1)) * fl_vm_pow2if(k2);
 }
 
+/* exp(x) for x <= 0 (NaN gives NaN): softplus's exp(-|z|). fl_expf bit for bit on that range,
+ * with one scaling instead of two: k lies in [-159, 0], so y * 2^(k + 64) is normal (exact) and
+ * the product by 2^-64 rounds once, as fl_expf's second product does. */
+FL_VM_INLINE float fl_expf_neg(float x)
+{
+    float xc = fl_vm_clampf(x, 110.0f); /* (a select against a constant arm would not vectorise) */
+    float k = (xc * 1.44269502e+00f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
+    float hi = xc - k * FL_VM_LN2F_HI; /* exact */
+    float lo = k * FL_VM_LN2F_LO;
+    float r = hi - lo;
+    float q = r * r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f + r * (8.3333338e-3f
+              + r * (1.3888889e-3f + r * 1.9841270e-4f)))));
+    float y = 1.0f + (hi - (lo - q));
+    return (y * fl_vm_pow2if(k + 64.0f)) * 5.42101086e-20f; /* 2^-64 */
+}
+
 FL_VM_INLINE float fl_vm_splitf(float x, float *k)
 {
     uint32_t ix = fl_vm_bitsf(x) + (0x3f800000u - 0x3f3504f3u);
@@ -316,6 +382,31 @@ FL_VM_INLINE float fl_log1pf(float x)
     float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f
                  + k * FL_VM_LN2F_HI_LOG;
     float res = core + fl_vm_log_specialf(x, -1.0f);
+    return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
+}
+
+/* fl_log1p_unit in float: fl_log1pf on [0, 1], bit for bit */
+FL_VM_INLINE float fl_log1pf_unit(float e)
+{
+    float u = 1.0f + e;
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float c = (e - (u - 1.0f)) / u;
+    float hfsq = 0.5f * f * f;
+    return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+}
+
+/* fl_log1p_m1 in float: fl_log1pf on [-1, 0], bit for bit (+ 2^-100: u >= 2^-24 unchanged) */
+FL_VM_INLINE float fl_log1pf_m1(float x)
+{
+    float u = 1.0f + x;
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float c = (x - (u - 1.0f)) / (u + 7.88860905e-31f);
+    float hfsq = 0.5f * f * f;
+    float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    uint32_t pole = 0u - (uint32_t)(fl_vm_bitsf(u) == 0u);
+    float res = core + fl_vm_float(0x80000000u | (pole & 0x7f800000u));
     return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
 }
 

@@ -2,7 +2,8 @@
 """Array-in, array-out access to the vectorisable exp/log/log1p of vecmath.h, for the accuracy
 tests (tests/test_vecmath.py) and micro-benchmarks.
 
-``exp``/``log``/``log1p`` go through ``kernel_utils.f_exp``/``f_log``/``f_log1p`` - exactly what the
+``exp``/``log``/``log1p`` (and ``exp_neg``/``log1p_m1``/``log1p_unit``) go through ``kernel_utils.f_exp``/``f_log``/``f_log1p``
+(``f_exp_neg``/``f_log1p_m1``/``f_log1p_unit``) - exactly what the
 loss kernels call - in the loop shape the kernels use (a plain loop over a contiguous block), so
 the compiler sees the same code to vectorise. ``libm_*`` run the same loop over the C library's
 scalar functions, as the baseline to compare speed against.
@@ -10,7 +11,7 @@ scalar functions, as the baseline to compare speed against.
 from libc.math cimport exp, expf, log, logf, log1p, log1pf
 import numpy as np
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_exp_neg, f_log1p_m1, f_log1p_unit
 
 
 cdef inline void _exp_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
@@ -29,6 +30,24 @@ cdef inline void _log1p_loop(const floating* x, floating* y, Py_ssize_t n) noexc
     cdef Py_ssize_t i
     for i in range(n):
         y[i] = f_log1p(x[i])
+
+
+cdef inline void _exp_neg_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = f_exp_neg(x[i])
+
+
+cdef inline void _log1p_m1_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = f_log1p_m1(x[i])
+
+
+cdef inline void _log1p_unit_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = f_log1p_unit(x[i])
 
 
 cdef inline void _libm_loop(const floating* x, floating* y, Py_ssize_t n, int which) noexcept nogil:
@@ -71,6 +90,21 @@ def log1p_(const floating[::1] x, floating[::1] out):
         _log1p_loop(&x[0], &out[0], x.shape[0])
 
 
+def exp_neg_(const floating[::1] x, floating[::1] out):
+    with nogil:
+        _exp_neg_loop(&x[0], &out[0], x.shape[0])
+
+
+def log1p_m1_(const floating[::1] x, floating[::1] out):
+    with nogil:
+        _log1p_m1_loop(&x[0], &out[0], x.shape[0])
+
+
+def log1p_unit_(const floating[::1] x, floating[::1] out):
+    with nogil:
+        _log1p_unit_loop(&x[0], &out[0], x.shape[0])
+
+
 def libm_(const floating[::1] x, floating[::1] out, int which):
     with nogil:
         _libm_loop(&x[0], &out[0], x.shape[0], which)
@@ -100,6 +134,21 @@ def vlog(x, out=None):
 def vlog1p(x, out=None):
     """log1p over an array with vecmath.h's fl_log1p / fl_log1pf."""
     return _run(log1p_, x, out)
+
+
+def vexp_neg(x, out=None):
+    """exp for x <= 0 (softplus's exp(-|z|)) with fl_exp_neg / fl_expf_neg."""
+    return _run(exp_neg_, x, out)
+
+
+def vlog1p_m1(x, out=None):
+    """log1p for -1 <= x <= 0 (binary_cross_entropy's log1p(-p)) with fl_log1p_m1 / fl_log1pf_m1."""
+    return _run(log1p_m1_, x, out)
+
+
+def vlog1p_unit(x, out=None):
+    """log1p for 0 <= x <= 1 (softplus's log1p(exp(-|z|))) with fl_log1p_unit / fl_log1pf_unit."""
+    return _run(log1p_unit_, x, out)
 
 
 _LIBM = {"exp": 0, "log": 1, "log1p": 2}
