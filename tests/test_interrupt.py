@@ -20,6 +20,9 @@ import signal, sys, time, warnings
 import numpy as np
 import fastloss as fl
 warnings.simplefilter("ignore")
+# Python's own handler, whatever this process inherited: a shell starts background jobs (and CI
+# runners their steps) with SIGINT ignored, and an ignored signal stays ignored across exec
+signal.signal(signal.SIGINT, signal.default_int_handler)
 fl.set_num_threads({threads})
 {setup}
 print("ready", flush=True)
