@@ -90,13 +90,14 @@ def ones(n, dtype):
 
 
 def sum_to_shape(g, shape):
-    """Sum a gradient computed in the broadcast shape back to an argument's own shape."""
+    """Sum a gradient computed in the broadcast shape back to an argument's own shape (summed in
+    float64, as every reduction of the kernels: the caller casts the result to the argument's dtype)."""
     shape = tuple(shape)
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return g.sum(axis=axes, keepdims=True, dtype=np.float64).reshape(shape) if axes else g.reshape(shape)
 
 
 def finish_grad(g, original):
