@@ -298,8 +298,10 @@ struct Poisson {  // p0 = eps
             const T ly = f_log(y);
             const T st = y * ly - y + T(0.5) * f_log((T)6.283185307179586 * y);
             l = l + (y <= 1 ? T(0) : st);
-            // torch's autograd through the masked term: NaN for y <= 0
-            dd[1] = dd[1] + ((y <= 1) ? (y > 0 ? T(0) : (T)nan_d()) : ly + T(0.5) / y);
+            // torch's autograd through the masked term: NaN for y <= 0. The terms (about +-1 each)
+            // cancel: added in double, so the float32 gradient is rounded once
+            const double stirling_dy = (double)f_log((double)y) + 0.5 / (double)y;
+            dd[1] = (y <= 1) ? dd[1] + (y > 0 ? T(0) : (T)nan_d()) : (T)((double)dd[1] + stirling_dy);
         }
         dd[2] = T(0);
     }
