@@ -14,6 +14,9 @@
   GCC ``-fopenmp``, Apple Clang ``-Xpreprocessor -fopenmp`` + ``-lomp``, Intel ``-qopenmp``,
   MSVC ``/openmp``. Without it the build goes on serially (``prange`` runs as a plain loop) and
   says so. ``FASTLOSS_NO_OPENMP=1`` forces a serial build (``0``/``false``/empty do not).
+* One-thread parallel regions skip the OpenMP runtime where GCC/libgomp and GNU ld allow it
+  (probed): ``fastloss_serial_regions.h`` says why and how. ``FASTLOSS_NO_SERIAL_REGIONS=1``
+  turns that off.
 * The configuration (OpenMP or not, ISA variants, flags) is stamped in the build directory: when
   it changes, every module is re-cythonized and recompiled, so an old ``build/`` never mixes
   serial and OpenMP modules.
@@ -216,6 +219,45 @@ def openmp_flags(compiler):
     return None
 
 
+# The probe for fastloss_serial_regions.h: the wrapped GOMP_parallel runs a one-thread region's
+# body directly (its nesting level inside is 0, where a libgomp team of one would give 1), with a
+# worksharing loop and a barrier as Cython's prange emits them, and passes a two-thread region on.
+_SERIAL_REGIONS_PROGRAM = textwrap.dedent(
+    """
+    #include "fastloss_serial_regions.h"
+    #include <stdio.h>
+    int main(void) {
+        int level = -1, sum = 0, team = 0, i;
+        #pragma omp parallel num_threads(1) reduction(+:sum)
+        {
+            level = omp_get_level();
+            #pragma omp for schedule(static)
+            for (i = 0; i < 100; i++) sum += i;
+            #pragma omp barrier
+        }
+        #pragma omp parallel num_threads(2) reduction(+:team)
+        team += omp_get_level();
+        printf("%d\\n", level == 0 && sum == 4950 && team >= 1);
+        return 0;
+    }
+    """
+)
+
+
+def serial_regions_flags(compiler, omp):
+    """(compile_args, link_args) that make one-thread regions skip the OpenMP runtime
+    (fastloss_serial_regions.h), or ([], []) where the toolchain cannot (not GCC/libgomp, no
+    GNU ld --wrap, FASTLOSS_NO_SERIAL_REGIONS=1)."""
+    if omp is None or compiler.compiler_type == "msvc" or env_flag("FASTLOSS_NO_SERIAL_REGIONS"):
+        return [], []
+    header = os.path.join(os.path.abspath(CPU_DIR), "fastloss_serial_regions.h")
+    flags = ["-I" + os.path.abspath(CPU_DIR)] + omp[0]
+    link = ["-Wl,--wrap=GOMP_parallel"] + omp[1]
+    if _try_program(compiler, _SERIAL_REGIONS_PROGRAM, flags, link, run=True):
+        return ["-include", header], ["-Wl,--wrap=GOMP_parallel"]
+    return [], []
+
+
 def compile_flags(compiler):
     if compiler.compiler_type == "msvc":
         return ["/O2"], []
@@ -251,6 +293,8 @@ class BuildKernels(build_ext):
                   "(on macOS: brew install libomp, then CPPFLAGS=-I$(brew --prefix libomp)/include "
                   "LDFLAGS=-L$(brew --prefix libomp)/lib)", file=sys.stderr)
         omp_compile, omp_link = omp or ([], [])
+        serial_compile, serial_link = serial_regions_flags(compiler, omp)
+        omp_compile, omp_link = omp_compile + serial_compile, omp_link + serial_link
         flags, link = compile_flags(compiler)
         if compiler.compiler_type == "msvc":
             self.extensions = [e for e in self.extensions if not getattr(e, "fastloss_isa", None)]
@@ -263,7 +307,7 @@ class BuildKernels(build_ext):
             ext.define_macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
             ext.extra_compile_args = flags + omp_compile + (ISA_VARIANTS[isa] if isa else [])
             ext.extra_link_args = link + omp_link
-        config = {"openmp": omp, "flags": flags, "link": link, "modules": sorted(e.name for e in self.extensions),
+        config = {"openmp": omp, "serial_regions": bool(serial_link), "flags": flags, "link": link, "modules": sorted(e.name for e in self.extensions),
                   "compiler": compiler.compiler_type}
         changed = self._config_changed(config)
         cythonized = cythonize(
