@@ -60,6 +60,12 @@ def loss_function(differentiable):
     return decorate
 
 
+def implementation(name):
+    """The implementation behind the loss ``name`` (the public function plus ``_grad``), for
+    callers whose arguments are already well-formed (fastloss.torch)."""
+    return _IMPLEMENTATIONS[name][0]
+
+
 def value_and_grad(fn, *args, grad_output=None, wrt=None, **kwargs):
     """Loss and gradients in one fused call.
 

@@ -99,3 +99,23 @@ def kernels(module_name, *arrays):
 
         module = _CPU_KERNELS[module_name] = _cpu.kernels(module_name)
     return module
+
+
+_SPECIALISED = {}
+_FUSED_NAMES = {"f": "float", "d": "double"}
+
+
+def cpu_kernel(module_name, kernel_name, dtype):
+    """The CPU kernel ``kernel_name`` of ``module_name`` specialised for ``dtype`` (float32 or
+    float64), for the common case's fast paths: a fused-type kernel called as is makes Cython
+    inspect every argument to choose its specialisation, on every call. None while NumPy arrays
+    go to the GPU kernels (``FASTLOSS_GPU=emulate``) or for another dtype."""
+    if gpu_emulated() or dtype.char not in _FUSED_NAMES:
+        return None
+    key = (module_name, kernel_name, dtype.char)
+    kernel = _SPECIALISED.get(key)
+    if kernel is None:
+        kernel = getattr(kernels(module_name), kernel_name)
+        signatures = getattr(kernel, "__signatures__", None)  # a kernel of one dtype has none
+        kernel = _SPECIALISED[key] = signatures[_FUSED_NAMES[dtype.char]] if signatures else kernel
+    return kernel

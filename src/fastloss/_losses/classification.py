@@ -285,6 +285,50 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     return loss, grads
 
 
+_INT64 = np.dtype(np.int64)
+
+
+def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad):
+    """nll_loss and class-index cross_entropy in the common case, without the general path's
+    machinery (:func:`_class_index_loss`, whose result it equals bit for bit): NumPy arrays, a
+    C-contiguous ``(N, C)`` float32/float64 input, a contiguous int64 ``(N,)`` target whose every
+    entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
+    default. Returns None for any other call: the general path checks and computes it."""
+    if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2 or target.ndim != 1
+            or target.dtype is not _INT64 or target.strides[0] != 8 or not input.flags.c_contiguous
+            or (grad is not None and grad.grad_output is not None)):
+        return None
+    N, C = input.shape
+    if target.shape[0] != N or N == 0 or C == 0:
+        return None
+    low, high = index_bounds(target)
+    if low < 0 or high >= C or low <= ignore_index <= high:
+        return None
+    dtype = input.dtype
+    kernel = _backend.cpu_kernel("classification", "nll" if kernel_name == "nll" else "ce_index_rows", dtype)
+    if kernel is None:
+        return None
+    want = grad is not None and grad.wants("input")
+    g = np.empty((N, C, 1), dtype=dtype) if want else None
+    g_scale = 1.0 / N if reduction == "mean" else 1.0
+    partial = np.zeros(N)
+    v, t, w = input.reshape(N, C, 1), target.reshape(N, 1), ones(C, dtype)
+    if kernel_name == "nll":
+        kernel(v, t, w, ignore_index, None, g, None, g_scale, partial,
+               threads_for(N * C if want else N * NLL_SAMPLE_WORK))
+    else:
+        kernel(v, t, w, ignore_index, 0.0, None, g, None, g_scale, partial, threads_for(N * C))
+    total = sum_partials(partial)
+    loss = np.asarray(total / N if reduction == "mean" else total, dtype=dtype)
+    return loss if grad is None else (loss, {"input": g.reshape(N, C)} if want else {})
+
+
+def _fast_options(size_average, reduce, reduction, ignore_index):
+    """Whether a class-index call's options allow :func:`_fast_class_index`."""
+    return (size_average is None and reduce is None and type(ignore_index) is int
+            and (reduction == "mean" or reduction == "sum"))
+
+
 @loss_function(differentiable=("input",))
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", *,
              _grad=None):
@@ -299,6 +343,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     Gradient (input only): :math:`\partial\ell_n/\partial x_{n,c} = -w_{y_n}[c = y_n]`, times the
     reduction scale and grad_output.
     """
+    if weight is None and _fast_options(size_average, reduce, reduction, ignore_index):
+        fast = _fast_class_index("nll", input, target, ignore_index, reduction, _grad)
+        if fast is not None:
+            return fast
     reduction = resolve_reduction(reduction, size_average, reduce)
     ignore_index = as_int(ignore_index, "ignore_index")
     target = index_array(target, "target")
@@ -328,6 +376,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Without smoothing only the weights of the target classes matter: a NaN or infinite weight of
     a class that no sample targets changes nothing (torch's result).
     """
+    if (weight is None and type(label_smoothing) in (float, int) and label_smoothing == 0
+            and _fast_options(size_average, reduce, reduction, ignore_index)):
+        fast = _fast_class_index("ce", input, target, ignore_index, reduction, _grad)
+        if fast is not None:
+            return fast
     reduction = resolve_reduction(reduction, size_average, reduce)
     ignore_index = as_int(ignore_index, "ignore_index")
     eps = as_float(label_smoothing, "label_smoothing")

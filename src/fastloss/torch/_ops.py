@@ -28,9 +28,9 @@ import warnings
 
 import numpy as np
 import torch
-from torch.utils import _python_dispatch
 
 import fastloss
+from fastloss._autograd import GradRequest, implementation
 
 __all__ = ["SPECS", "OPS", "EAGER", "call"]
 
@@ -51,6 +51,7 @@ class Spec:
         self.params = tuple(p for p, _ in params)
         self.param_types = tuple(t for _, t in params)
         self.function = getattr(fastloss, name)
+        self.implementation = implementation(name)
         self.differentiable = tuple(self.function.differentiable)
         self.diff_index = tuple(self.tensors.index(d) for d in self.differentiable)
         self.torch_only = torch_only
@@ -168,7 +169,8 @@ SPECS = {s.name: s for s in [
 
 def _to_array(t):
     """A CPU tensor as a NumPy array sharing its memory (any strides); bfloat16 as a float32 copy."""
-    t = t.detach()
+    if t.requires_grad:
+        t = t.detach()
     if t.dtype == torch.bfloat16:
         t = t.float()  # NumPy has no bfloat16: computed in float32, returned as bfloat16
     elif t.is_neg():
@@ -201,15 +203,19 @@ def _split(spec, args):
 
 
 def _compute(spec, tensors, params, wanted, grad_output):
-    """fastloss's (loss, grads) for the op's arguments: ``grads`` is None when ``wanted`` is empty."""
-    kwargs = {name: (None if t is None else _to_array(t)) for name, t in zip(spec.tensors, tensors)}
-    kwargs.update(zip(spec.params, params))
+    """fastloss's (loss, grads) for the op's arguments: ``grads`` is None when ``wanted`` is empty.
+
+    The loss's implementation is called directly (what ``value_and_grad`` calls after checking
+    its own arguments, which are well-formed here: ``wanted`` names differentiable arguments)."""
+    kwargs = dict(zip(spec.params, params))
+    for name, t in zip(spec.tensors, tensors):
+        kwargs[name] = None if t is None else _to_array(t)
     if spec.to_kwargs is not None:
         kwargs = spec.to_kwargs(kwargs)
     if not wanted:
         return spec.function(**kwargs), None
     go = None if grad_output is None else _to_array(grad_output)
-    return fastloss.value_and_grad(spec.function, **kwargs, grad_output=go, wrt=wanted)
+    return spec.implementation(**kwargs, _grad=GradRequest(go, wanted))
 
 
 def _kernel(spec, *args):
@@ -370,6 +376,10 @@ def _eager_function(spec):
 
 
 EAGER = {name: _eager_function(spec) for name, spec in SPECS.items()}
+# What EAGER[name].apply runs once it has found no functorch transform active (a condition of the
+# eager path): autograd's own apply, without the Python wrapper's per-call argument walk.
+_APPLY = {name: super(torch.autograd.Function, function).apply for name, function in EAGER.items()}
+_unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,28 +411,32 @@ def call(name, tensors, params):
     torch's own function).
     """
     spec = SPECS[name]
+    graph, plain = False, True
     for t in tensors:
-        if t is not None and not t.is_cpu and not _fastloss_runs_on(t.device):
-            return None
-    graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+        if t is not None:
+            if not t.is_cpu and not _fastloss_runs_on(t.device):
+                return None
+            graph = graph or t.requires_grad
+            plain = plain and type(t) is torch.Tensor
+    graph = graph and torch.is_grad_enabled()
     if graph:
         wrt = [tensors[i] is not None and tensors[i].requires_grad for i in spec.diff_index]
         if spec.torch_only:
             _refuse_torch_only(spec, tensors)
     else:
         wrt = [False] * len(spec.diff_index)
-    if _plain_eager(tensors):
+    if plain and _plain_eager():
         if not graph:  # nothing to differentiate: the kernel alone
             return _to_tensor(_compute(spec, tensors, params, (), None)[0], _result_dtype(spec, tensors))
-        return EAGER[name].apply(*tensors, *params, wrt, None)
+        return _APPLY[name](*[t if t is None else _unwrap_if_dead(t) for t in tensors], *params, wrt, None)
     return OPS[name](*tensors, *params, wrt, None)[0]
 
 
-def _plain_eager(tensors):
-    """Plain tensors, no compiler tracing and no dispatch mode: the autograd.Function path is exact."""
-    return (not torch.compiler.is_compiling() and all(type(t) is torch.Tensor for t in tensors if t is not None)
-            and not torch._C._is_any_autocast_enabled() and _python_dispatch._get_current_dispatch_mode() is None
-            and not torch._C._are_functorch_transforms_active())
+def _plain_eager():
+    """For plain tensors: no compiler tracing, autocast, dispatch mode or functorch transform, so
+    the autograd.Function path is exact."""
+    return (not torch.compiler.is_compiling() and not torch._C._is_any_autocast_enabled()
+            and not torch._C._len_torch_dispatch_stack() and not torch._C._are_functorch_transforms_active())
 
 
 def _refuse_torch_only(spec, tensors):
