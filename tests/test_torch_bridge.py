@@ -12,7 +12,6 @@ torch = pytest.importorskip("torch")
 
 from torch_cases import CASES, REDUCTIONS  # noqa: E402
 
-import fastloss  # noqa: E402
 import fastloss.torch as flt  # noqa: E402
 from fastloss.torch import _ops  # noqa: E402
 from fastloss.torch import functional as flt_functional  # noqa: E402
