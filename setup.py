@@ -307,7 +307,8 @@ class BuildKernels(build_ext):
             ext.define_macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
             ext.extra_compile_args = flags + omp_compile + (ISA_VARIANTS[isa] if isa else [])
             ext.extra_link_args = link + omp_link
-        config = {"openmp": omp, "serial_regions": bool(serial_link), "flags": flags, "link": link, "modules": sorted(e.name for e in self.extensions),
+        config = {"openmp": omp, "serial_regions": bool(serial_link), "flags": flags, "link": link,
+                  "modules": sorted(e.name for e in self.extensions),
                   "compiler": compiler.compiler_type}
         changed = self._config_changed(config)
         cythonized = cythonize(

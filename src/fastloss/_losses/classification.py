@@ -286,6 +286,7 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
 
 
 _INT64 = np.dtype(np.int64)
+_INT64_LIMIT = 2 ** 63
 
 
 def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad):
@@ -326,7 +327,7 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
 def _fast_options(size_average, reduce, reduction, ignore_index):
     """Whether a class-index call's options allow :func:`_fast_class_index`."""
     return (size_average is None and reduce is None and type(ignore_index) is int
-            and (reduction == "mean" or reduction == "sum"))
+            and -_INT64_LIMIT <= ignore_index < _INT64_LIMIT and (reduction == "mean" or reduction == "sum"))
 
 
 @loss_function(differentiable=("input",))

@@ -65,6 +65,8 @@ class Distance:
 
 def _rows(x, shape):
     """``x`` broadcast to ``shape`` (..., D) as a 2-D strided view (rows, D)."""
+    if len(shape) == 2 and x.shape == shape:
+        return x  # the common case: nothing to broadcast (broadcast_to costs a microsecond)
     b = _backend.array_module(x).broadcast_to(x, shape)
     if len(shape) == 2:
         return b

@@ -97,7 +97,9 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
                 n_grads = i + 1
     gouts = [alloc(shape, dtype=work) if i < n_grads else None for i in range(len(grad_names))]
 
-    kernel = getattr(_backend.kernels("elementwise", *arrays), kernel_name)
+    kernel = xp is np and _backend.cpu_kernel("elementwise", kernel_name, work)
+    if not kernel:  # device arrays, or the GPU kernels emulated
+        kernel = getattr(_backend.kernels("elementwise", *arrays), kernel_name)
     total, n_bad = kernel(rows, cols, *strided, out, *gouts, *go_strided, g_scale,
                           threads_for(numel), *params)
     if n_bad:

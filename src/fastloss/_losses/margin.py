@@ -21,8 +21,9 @@ from .._validation import (
     compute_dtype,
     device_index_error,
     index_array,
+    index_bounds,
 )
-from ._common import threads_for
+from ._common import reduction_scale, sum_partials, threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
 
@@ -51,6 +52,45 @@ def _finish_rows(rowloss, batch_shape, reduction, grad, out_dtype, gx, original)
     return loss, grads
 
 
+_INT64 = np.dtype(np.int64)
+
+
+def _fast_rows(kernel_name, input, target, reduction, grad, margin=1.0, p=1):
+    """multi_margin_loss (``kernel_name`` 'multi_margin', no weight) and multilabel_margin_loss in
+    the common case, without the general path's machinery (whose result it equals bit for bit):
+    NumPy arrays, a C-contiguous ``(N, C)`` float32/float64 input, a C-contiguous int64 target of
+    the loss's shape with every entry in range, a reduced loss, grad_output at its default.
+    Returns None for any other call: the general path checks and computes it."""
+    if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2
+            or target.dtype is not _INT64 or not input.flags.c_contiguous or not target.flags.c_contiguous
+            or (grad is not None and grad.grad_output is not None)):
+        return None
+    N, C = input.shape
+    multi = kernel_name == "multi_margin"
+    if N == 0 or C == 0 or target.shape != ((N,) if multi else (N, C)):
+        return None
+    low, high = index_bounds(target)
+    kernel = _backend.cpu_kernel("margin", kernel_name, input.dtype)
+    if kernel is None or low < (0 if multi else -1) or high >= C:
+        return None
+    want = grad is not None and grad.wants("input")
+    gx = np.empty((N, C), dtype=input.dtype) if want else None
+    scale = reduction_scale(reduction, N)
+    g_scale = 1.0 if grad is None else scale
+    rowloss = np.empty(N)
+    if multi:
+        kernel(input, target, None, margin, p, rowloss, gx, None, g_scale, threads_for(N * C))
+    else:
+        kernel(input, target, rowloss, gx, None, g_scale, threads_for(N * C * 8))
+    loss = np.asarray(sum_partials(rowloss) * scale, dtype=input.dtype)
+    return loss if grad is None else (loss, {"input": gx} if want else {})
+
+
+def _reduced_options(size_average, reduce, reduction):
+    """Whether the options ask for a reduced loss in the plain way (:func:`_fast_rows`)."""
+    return size_average is None and reduce is None and (reduction == "mean" or reduction == "sum")
+
+
 @loss_function(differentiable=("input",))
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean", *, _grad=None):
@@ -64,6 +104,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     Gradient, for each active term (:math:`z = m - x_y + x_i > 0`): :math:`\partial/\partial x_i
     = w_y\,p\,z^{p-1}/C`, and :math:`\partial/\partial x_y` is minus the sum of those.
     """
+    if (weight is None and type(p) is int and (p == 1 or p == 2) and type(margin) in (float, int)
+            and _reduced_options(size_average, reduce, reduction)):
+        fast = _fast_rows("multi_margin", input, target, reduction, _grad, float(margin), p)
+        if fast is not None:
+            return fast
     name = "multi_margin_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
     if type(p) is not int and not isinstance(p, numbers.Real):  # a complex p equal to 1 or 2 included
@@ -123,6 +168,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     :math:`i`, :math:`\partial/\partial x_j = -|\{i : 1 - x_j + x_i > 0\}|/C` for each target
     occurrence. Computed in O(C log C) per row (torch: O(|J| C)).
     """
+    if _reduced_options(size_average, reduce, reduction):
+        fast = _fast_rows("multilabel_margin", input, target, reduction, _grad)
+        if fast is not None:
+            return fast
     name = "multilabel_margin_loss"
     reduction = resolve_reduction(reduction, size_average, reduce)
     original, x = _scores_2d(input, name)
