@@ -94,18 +94,24 @@ def _cases(rng, dtype):
     ]
 
 
-@needs_cxx
-@pytest.mark.filterwarnings("ignore:Using a target size")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_every_loss_matches_the_cpu_backend(monkeypatch, dtype, reduction):
-    rng = np.random.default_rng(1)
+def _calls(rng, dtype, reduction):
+    """(function, name, args, kwargs, wrt) of every case with ``reduction`` (kl_div keeps its default
+    'mean' quirk out), differentiated with respect to every argument that has a gradient."""
     for name, args, kwargs in _cases(rng, dtype):
         kw = dict(kwargs)
         if not (name == "kl_div" and reduction == "mean"):
             kw["reduction"] = reduction
         fn = getattr(fastloss, name)
         wrt = [w for w in fn.differentiable if w not in ("weight", "pos_weight") or kw.get(w) is not None]
+        yield fn, name, args, kw, wrt
+
+
+@needs_cxx
+@pytest.mark.filterwarnings("ignore:Using a target size")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_every_loss_matches_the_cpu_backend(monkeypatch, dtype, reduction):
+    for fn, name, args, kw, wrt in _calls(np.random.default_rng(1), dtype, reduction):
         cpu, gpu = _both(monkeypatch, lambda: fastloss.value_and_grad(name, *args, wrt=wrt, **kw))
         _assert_same(cpu, gpu, dtype, f"{name}({reduction}, {np.dtype(dtype).name})")
         cpu_f, gpu_f = _both(monkeypatch, lambda: fn(*args, **kw))
@@ -284,13 +290,7 @@ def test_device_losses_match_cpu(dtype, reduction):
     backend's results. (tests/test_gpu_fakecupy.py runs the same path without a GPU.)"""
     import cupy
 
-    rng = np.random.default_rng(6)
-    for name, args, kwargs in _cases(rng, dtype):
-        kw = dict(kwargs)
-        if not (name == "kl_div" and reduction == "mean"):
-            kw["reduction"] = reduction
-        fn = getattr(fastloss, name)
-        wrt = [w for w in fn.differentiable if w not in ("weight", "pos_weight") or kw.get(w) is not None]
+    for fn, name, args, kw, wrt in _calls(np.random.default_rng(6), dtype, reduction):
         cpu = fastloss.value_and_grad(name, *args, wrt=wrt, **kw)
         dev_args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
         dev_kw = {k: cupy.asarray(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}

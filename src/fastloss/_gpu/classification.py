@@ -58,6 +58,29 @@ def nll(x, t, w, ignore_index, out, grad, go, g_scale, partial, n_threads):
         _finish(rt, part, grid, partial)
 
 
+def _softmax_launch(rt, kernel, sfx, operands, tail, spatial):
+    """Launch a softmax kernel over its (N, C, S) operands: ``fl_<kernel>_spatial`` (one thread per
+    position, blocks of positions) or ``fl_<kernel>_rows_<team>`` (a warp or block per row).
+    ``operands``: the (N, C, S) arrays, each passed with its element strides (two in the spatial
+    layout, the sample stride in the row layout); ``tail``: the arguments after them. Returns the
+    per-row or per-block sums and their count."""
+    N, C, S = operands[0].shape
+    strided = []
+    if spatial:
+        grid = n_part = N * ((S + BLOCK - 1) // BLOCK)
+        block, name, shape = BLOCK, f"fl_{kernel}_spatial_{sfx}", [N, C, S]
+        for a in operands:
+            strided += [a, *element_strides(a)[:2]]
+    else:
+        grid, block, team = team_shape(N, C)
+        n_part, name, shape = N, f"fl_{kernel}_rows_{team}_{sfx}", [N, C]
+        for a in operands:
+            strided += [a, element_strides(a)[0]]
+    part = rt.empty(n_part, np.float64)
+    rt.launch("classification", name, grid, block, [*shape, *strided, *tail(part)])
+    return part, n_part
+
+
 def _ce_index(x, t, w, ignore_index, eps, out, grad, go, g_scale, partial, spatial):
     N, C, S = x.shape
     if N == 0 or S == 0:
@@ -67,18 +90,7 @@ def _ce_index(x, t, w, ignore_index, eps, out, grad, go, g_scale, partial, spati
     W = _total_weight(rt, w)
     flag = index_flag(rt)
     common = [t, w, int(ignore_index), float(eps), W, out, grad, go, float(g_scale)]
-    if spatial:
-        grid = N * ((S + BLOCK - 1) // BLOCK)
-        part = rt.empty(grid, np.float64)
-        xs0, xs1, _ = element_strides(x)
-        rt.launch("classification", f"fl_ce_spatial_{sfx}", grid, BLOCK, [N, C, S, x, xs0, xs1, *common, part, flag])
-        n_part = grid
-    else:
-        grid, block, team = team_shape(N, C)
-        part = rt.empty(N, np.float64)
-        rt.launch("classification", f"fl_ce_rows_{team}_{sfx}", grid, block,
-                  [N, C, x, element_strides(x)[0], *common, part, flag])
-        n_part = N
+    part, n_part = _softmax_launch(rt, "ce", sfx, [x], lambda part: [*common, part, flag], spatial)
     check_index_flag(rt, flag, "target")
     if out is None:
         _finish(rt, part, n_part, partial)
@@ -99,22 +111,8 @@ def _ce_prob(x, y, w, eps, out, grad, tgrad, go, g_scale, partial, spatial):
     if N == 0 or S == 0:
         return
     rt = runtime_for(x)
-    sfx = suffix(x.dtype)
     common = [w, float(eps), out, grad, tgrad, go, float(g_scale)]
-    if spatial:
-        grid = N * ((S + BLOCK - 1) // BLOCK)
-        part = rt.empty(grid, np.float64)
-        xs0, xs1, _ = element_strides(x)
-        ys0, ys1, _ = element_strides(y)
-        rt.launch("classification", f"fl_ce_prob_spatial_{sfx}", grid, BLOCK,
-                  [N, C, S, x, xs0, xs1, y, ys0, ys1, *common, part])
-        n_part = grid
-    else:
-        grid, block, team = team_shape(N, C)
-        part = rt.empty(N, np.float64)
-        rt.launch("classification", f"fl_ce_prob_rows_{team}_{sfx}", grid, block,
-                  [N, C, x, element_strides(x)[0], y, element_strides(y)[0], *common, part])
-        n_part = N
+    part, n_part = _softmax_launch(rt, "ce_prob", suffix(x.dtype), [x, y], lambda part: [*common, part], spatial)
     if out is None:
         _finish(rt, part, n_part, partial)
 
