@@ -59,3 +59,13 @@ def test_full_target_gradient_nan_for_non_positive_target():
 def test_nan_target_propagates_through_stirling():
     out = impl.loss("poisson_nll_loss", np.zeros(2), np.array([np.nan, 0.5]), full=True, reduction="none")
     assert np.isnan(out[0]) and out[1] == 1.0
+
+
+def test_full_target_gradient_float32_accuracy():
+    # -log(x + eps) + log(y) + 1/(2y) cancels (about -0.13 from terms near 1): the float32 gradient
+    # must still be within float32 rounding of the exact value (one rounding of the cancelling sum)
+    x = np.full((2, 3, 1, 1), 2.5625, np.float32)
+    y = np.array([[1.75]], np.float32)
+    _, g = impl.value_and_grad("poisson_nll_loss", x, y, log_input=False, full=True, eps=0.1, reduction="sum")
+    exact = 6 * (-np.log(2.5625 + 0.1) + np.log(1.75) + 0.5 / 1.75)
+    assert abs(float(g["target"][0, 0]) - exact) <= 2.5e-7, g["target"]

@@ -204,6 +204,16 @@ FL_VM_INLINE double fl_log(double x)
     return core + fl_vm_log_special(x, 0.0);
 }
 
+/* log(u) + c for a normal u = fl(1 + x) and the correction c = (rounding error of u) / u: the log
+ * core shared by the log1p family (fl_log has no c and keeps its own order of additions) */
+FL_VM_INLINE double fl_vm_log1p_core(double u, double c)
+{
+    double k;
+    double f = fl_vm_split(u, &k);
+    double hfsq = 0.5 * f * f;
+    return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+}
+
 FL_VM_INLINE double fl_log1p(double x)
 {
     /* -1, inf and beyond would make c below 0/0 or inf/inf: feed the core a finite stand-in */
@@ -213,12 +223,7 @@ FL_VM_INLINE double fl_log1p(double x)
      * for larger u, c is negligible against log(u). For |x| < 2^-54, u = 1 and the result is
      * c = x exactly. */
     double u = 1.0 + xc;
-    double k;
-    double f = fl_vm_split(u, &k);
-    double c = (xc - (u - 1.0)) / u;
-    double hfsq = 0.5 * f * f;
-    double core = fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
-    double res = core + fl_vm_log_special(x, -1.0);
+    double res = fl_vm_log1p_core(u, (xc - (u - 1.0)) / u) + fl_vm_log_special(x, -1.0);
     /* log1p(x) has the sign of x: restoring the sign bit makes log1p(-0.0) = -0.0 */
     return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
 }
@@ -229,11 +234,7 @@ FL_VM_INLINE double fl_log1p(double x)
 FL_VM_INLINE double fl_log1p_unit(double e)
 {
     double u = 1.0 + e;
-    double k;
-    double f = fl_vm_split(u, &k);
-    double c = (e - (u - 1.0)) / u;
-    double hfsq = 0.5 * f * f;
-    return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+    return fl_vm_log1p_core(u, (e - (u - 1.0)) / u);
 }
 
 /* log1p(x) for -1 <= x <= 0 (NaN gives NaN): binary_cross_entropy's log1p(-p). fl_log1p bit for
@@ -243,12 +244,8 @@ FL_VM_INLINE double fl_log1p_unit(double e)
 FL_VM_INLINE double fl_log1p_m1(double x)
 {
     double u = 1.0 + x;
-    double k;
-    double f = fl_vm_split(u, &k);
     /* + 2^-200 changes no u >= 2^-53 (the smallest nonzero one) and keeps u = 0 off 0/0 */
-    double c = (x - (u - 1.0)) / (u + 6.223015277861142e-61);
-    double hfsq = 0.5 * f * f;
-    double core = fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+    double core = fl_vm_log1p_core(u, (x - (u - 1.0)) / (u + 6.223015277861142e-61));
     /* -inf where u = +0 (x = -1), else -0.0, built from integer bits: a float select on x or u
      * makes GCC thread the x = -1 path apart and the loop stays scalar; an exponent-field test as
      * fl_log's, since SSE2 has no 64-bit compare */
@@ -370,18 +367,21 @@ FL_VM_INLINE float fl_logf(float x)
     return core + fl_vm_log_specialf(x, 0.0f);
 }
 
+/* fl_vm_log1p_core in float */
+FL_VM_INLINE float fl_vm_log1p_coref(float u, float c)
+{
+    float k;
+    float f = fl_vm_splitf(u, &k);
+    float hfsq = 0.5f * f * f;
+    return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+}
+
 FL_VM_INLINE float fl_log1pf(float x)
 {
     /* as fl_log1p: u - 1 is exact for u < 2^24; beyond, c is negligible against log(u) */
     float xc = (x > -1.0f && x < FL_VM_INFF) ? x : fl_vm_tamef(x);
     float u = 1.0f + xc;
-    float k;
-    float f = fl_vm_splitf(u, &k);
-    float c = (xc - (u - 1.0f)) / u;
-    float hfsq = 0.5f * f * f;
-    float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f
-                 + k * FL_VM_LN2F_HI_LOG;
-    float res = core + fl_vm_log_specialf(x, -1.0f);
+    float res = fl_vm_log1p_coref(u, (xc - (u - 1.0f)) / u) + fl_vm_log_specialf(x, -1.0f);
     return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
 }
 
@@ -389,22 +389,14 @@ FL_VM_INLINE float fl_log1pf(float x)
 FL_VM_INLINE float fl_log1pf_unit(float e)
 {
     float u = 1.0f + e;
-    float k;
-    float f = fl_vm_splitf(u, &k);
-    float c = (e - (u - 1.0f)) / u;
-    float hfsq = 0.5f * f * f;
-    return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    return fl_vm_log1p_coref(u, (e - (u - 1.0f)) / u);
 }
 
 /* fl_log1p_m1 in float: fl_log1pf on [-1, 0], bit for bit (+ 2^-100: u >= 2^-24 unchanged) */
 FL_VM_INLINE float fl_log1pf_m1(float x)
 {
     float u = 1.0f + x;
-    float k;
-    float f = fl_vm_splitf(u, &k);
-    float c = (x - (u - 1.0f)) / (u + 7.88860905e-31f);
-    float hfsq = 0.5f * f * f;
-    float core = fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    float core = fl_vm_log1p_coref(u, (x - (u - 1.0f)) / (u + 7.88860905e-31f));
     uint32_t pole = 0u - (uint32_t)(fl_vm_bitsf(u) == 0u);
     float res = core + fl_vm_float(0x80000000u | (pole & 0x7f800000u));
     return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
