@@ -53,7 +53,8 @@ def test_elementwise(benchmark, loss, size, contender, dtype):
     benchmark.group = group_name(f"{loss}-{size}", dtype)
     args, kwargs, wrt = _args(loss, SIZES[size], np.random.default_rng(0))
     args = as_dtype(args, dtype)
-    if contender == "floor":  # NumPy reading every input array once (gaussian_nll's var and
-        run_contender(benchmark, contender, loss, args, kwargs)  # margin_ranking's target included)
+    if contender == "floor":
+        # NumPy reading every input array once (gaussian_nll's var and margin_ranking's target too)
+        run_contender(benchmark, contender, loss, args, kwargs)
         return
     run_contender(benchmark, contender, loss, args, kwargs, wrt=wrt, small=size == "tiny")
