@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, f_abs, FlGuard, fl_guard_init, fl_guard_alloc,
+from .kernel_utils cimport (floating, f_exp_neg, f_log, f_log1p_unit, f_abs, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_poll_mask, guard_raise)
 
 cnp.import_array()
@@ -47,6 +47,7 @@ cdef extern from *:
     #include <stddef.h>
     #include <stdint.h>
     #include <string.h>
+    #include "vecmath.h"
     /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
      * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
      * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
@@ -216,6 +217,100 @@ cdef extern from *:
         for (; i < n; i++) a0 += tmp[i];
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
+
+    /* The float64 loops, the same arrangement as the float32 ones above (target_clones, the
+     * selects on the bits, the sums in their own loop over eight accumulators), with vecmath.h's
+     * double exp/log1p for arguments they are exact on: fl_exp_neg for the shifted logits and
+     * -|x| (<= 0, or NaN), fl_log1p_unit for exp(-|x|) in [0, 1]. As Cython loops calling the
+     * general fl_exp/fl_log1p they ran scalar at two doubles per SSE2 register at best. */
+    FASTLOSS_INLINE double fastloss_sum8_d(const double *v, ptrdiff_t n)
+    {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        ptrdiff_t i;
+        for (i = 0; i + 8 <= n; i += 8) {
+            a0 += v[i]; a1 += v[i + 1]; a2 += v[i + 2]; a3 += v[i + 3];
+            a4 += v[i + 4]; a5 += v[i + 5]; a6 += v[i + 6]; a7 += v[i + 7];
+        }
+        for (; i < n; i++) a0 += v[i];
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    }
+
+    FASTLOSS_CLONES static double fastloss_max_d(const double *x, ptrdiff_t n)
+    {
+        double acc[8], m;
+        ptrdiff_t i = 0;
+        int j;
+        for (j = 0; j < 8; j++) acc[j] = x[0];
+        for (; i + 8 <= n; i += 8)
+            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        m = acc[0];
+        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (; i < n; i++) m = x[i] > m ? x[i] : m;
+        return m;
+    }
+
+    FASTLOSS_CLONES static double fastloss_exp_sum_d(const double *x, double *out, ptrdiff_t n, double m)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) out[i] = fl_exp_neg(x[i] - m);
+        return fastloss_sum8_d(out, n);
+    }
+
+    FASTLOSS_CLONES static void fastloss_scale_sub_d(double *g, const double *w, ptrdiff_t n, double a, double b)
+    {
+        ptrdiff_t i;
+        if (w == NULL || b == 0.0)
+            for (i = 0; i < n; i++) g[i] = g[i] * a;
+        else
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
+    }
+
+    FASTLOSS_CLONES static void fastloss_max_update_d(double *mx, const double *x, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
+    }
+
+    FASTLOSS_CLONES static void fastloss_exp_acc_d(const double *x, const double *mx, double *out, double *se, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            double e = fl_exp_neg(x[i] - mx[i]);
+            out[i] = e;
+            se[i] += e;
+        }
+    }
+
+    FASTLOSS_CLONES static void fastloss_scale_sub_vec_d(double *g, const double *a, const double *b, double wc, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
+    }
+
+    /* multilabel_soft_margin_loss, one float64 row: fastloss_mlsm_row_f's formulas */
+    FASTLOSS_CLONES static double fastloss_mlsm_row_d(const double *x, const double *y, const double *w, int w_step,
+                                                      ptrdiff_t n, double *tmp, double *gx, double *gy, double gs)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            uint64_t ux = fl_vm_bits(x[i]);
+            uint64_t neg = -(ux >> 63);
+            double e = fl_exp_neg(-fabs(x[i]));    /* exp(-|x|) (-|x| made on the bits stays scalar) */
+            double relu = fl_vm_double(ux & ~neg);                               /* max(x, 0) */
+            tmp[i] = w[i * w_step] * (relu - y[i] * x[i] + fl_log1p_unit(e));
+        }
+        if (gx != NULL)
+            for (i = 0; i < n; i++) {
+                uint64_t ux = fl_vm_bits(x[i]);
+                uint64_t neg = -(ux >> 63);
+                double e = fl_exp_neg(-fabs(x[i]));
+                double num = fl_vm_double((fl_vm_bits(e) & neg) | (0x3FF0000000000000ull & ~neg));  /* x < 0 ? e : 1 */
+                gx[i] = gs * w[i * w_step] * (num / (1.0 + e) - y[i]);
+            }
+        if (gy != NULL)
+            for (i = 0; i < n; i++) gy[i] = -gs * w[i * w_step] * x[i];
+        return fastloss_sum8_d(tmp, n);
+    }
     """
     float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
     double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
@@ -225,6 +320,14 @@ cdef extern from *:
     double fastloss_mlsm_row_f(const float* x, const float* y, const float* w, int w_step, Py_ssize_t n,
                                float* tmp, float* gx, float* gy, float gs) noexcept nogil
     void fastloss_scale_sub_vec_f(float* g, const float* a, const float* b, float wc, Py_ssize_t n) noexcept nogil
+    double fastloss_max_d(const double* x, Py_ssize_t n) noexcept nogil
+    double fastloss_exp_sum_d(const double* x, double* out, Py_ssize_t n, double m) noexcept nogil
+    void fastloss_scale_sub_d(double* g, const double* w, Py_ssize_t n, double a, double b) noexcept nogil
+    void fastloss_max_update_d(double* mx, const double* x, Py_ssize_t n) noexcept nogil
+    void fastloss_exp_acc_d(const double* x, const double* mx, double* out, double* se, Py_ssize_t n) noexcept nogil
+    void fastloss_scale_sub_vec_d(double* g, const double* a, const double* b, double wc, Py_ssize_t n) noexcept nogil
+    double fastloss_mlsm_row_d(const double* x, const double* y, const double* w, int w_step, Py_ssize_t n,
+                               double* tmp, double* gx, double* gy, double gs) noexcept nogil
 
 
 cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
@@ -238,81 +341,52 @@ cdef inline double grad_factor(const floating* go, Py_ssize_t i, double g_scale)
     return g_scale
 
 
-# Fused-type front ends: float32 goes to the C loops above, float64 to plain loops with f_exp
-# (full double accuracy).
+# Fused-type front ends: each dtype goes to its C loop above.
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating m
     if floating is float:
         return fastloss_max_f(x, n)
-    m = x[0]
-    for i in range(1, n):
-        m = x[i] if x[i] > m else m
-    return m
+    else:
+        return fastloss_max_d(x, n)
 
 
 cdef inline double exp_sum(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
     """out = exp(x - m); returns the sum in double."""
-    cdef Py_ssize_t i
-    cdef double a0 = 0, a1 = 0
     if floating is float:
         return fastloss_exp_sum_f(x, out, n, m)
-    for i in range(n):
-        out[i] = f_exp(x[i] - m)
-    i = 0
-    while i + 2 <= n:
-        a0 += out[i]
-        a1 += out[i + 1]
-        i += 2
-    if i < n:
-        a0 += out[i]
-    return a0 + a1
+    else:
+        return fastloss_exp_sum_d(x, out, n, m)
 
 
 cdef inline void scale_sub(floating* g, const floating* w, Py_ssize_t n, floating a, floating b) noexcept nogil:
     """g = g * a - b * w (b == 0: g * a)."""
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_scale_sub_f(g, w, n, a, b)
-    elif b == 0:
-        for i in range(n):
-            g[i] = g[i] * a
     else:
-        for i in range(n):
-            g[i] = g[i] * a - b * w[i]
+        fastloss_scale_sub_d(g, w, n, a, b)
 
 
 cdef inline void max_update(floating* mx, const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_max_update_f(mx, x, n)
     else:
-        for i in range(n):
-            mx[i] = x[i] if x[i] > mx[i] else mx[i]
+        fastloss_max_update_d(mx, x, n)
 
 
 cdef inline void exp_acc(const floating* x, const floating* mx, floating* out, double* se, Py_ssize_t n) noexcept nogil:
     """out = exp(x - mx), se += out (elementwise over a block of positions)."""
-    cdef Py_ssize_t i
-    cdef floating e
     if floating is float:
         fastloss_exp_acc_f(x, mx, out, se, n)
     else:
-        for i in range(n):
-            e = f_exp(x[i] - mx[i])
-            out[i] = e
-            se[i] += e
+        fastloss_exp_acc_d(x, mx, out, se, n)
 
 
 cdef inline void scale_sub_vec(floating* g, const floating* a, const floating* b, floating wc, Py_ssize_t n) noexcept nogil:
     """g = g * a - b * wc (elementwise over a block of positions)."""
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_scale_sub_vec_f(g, a, b, wc, n)
     else:
-        for i in range(n):
-            g[i] = g[i] * a[i] - b[i] * wc
+        fastloss_scale_sub_vec_d(g, a, b, wc, n)
 
 
 cdef inline double weighted_shifted_sum(const floating* w, const floating* x, Py_ssize_t n, floating m) noexcept nogil:
@@ -750,6 +824,15 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     guard_raise(&guard)
 
 
+cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,
+                            floating* tmp, floating* gx, floating* gy, floating gs) noexcept nogil:
+    """One contiguous row of multilabel_soft_margin (w contiguous, or one value when w_step == 0)."""
+    if floating is float:
+        return fastloss_mlsm_row_f(x, y, w, w_step, n, tmp, gx, gy, gs)
+    else:
+        return fastloss_mlsm_row_d(x, y, w, w_step, n, tmp, gx, gy, gs)
+
+
 def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
                            double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
                            const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
@@ -770,7 +853,7 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     cdef const floating* gob = NULL
     cdef double acc, gm
     cdef floating xv, yv, wv, e, sp, sig, fs
-    cdef float* tmp
+    cdef floating* tmp
     cdef Py_ssize_t r, c
     cdef FlGuard guard
     cdef long long poll = fl_poll_mask(C)
@@ -782,24 +865,23 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     wb = &w[0, 0]
     if go is not None:
         gob = &go[0]
-    if floating is float:
-        if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
-            with nogil, parallel(num_threads=n_threads):
-                tmp = <float*> fl_guard_alloc(&guard, C, sizeof(float))
-                for r in prange(R, schedule='static'):
-                    if fl_guard_tick(&guard, r, poll):
-                        continue
-                    gm = grad_factor(gob, r, g_scale) * inv_c
-                    acc = fastloss_mlsm_row_f(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
-                                              &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL,
-                                              <float>gm)
-                    if store:
-                        out[r] = <floating>(acc * inv_c)
-                    else:
-                        partial[r] = acc * inv_c
-                free(tmp)
-            guard_raise(&guard)
-            return
+    if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
+        with nogil, parallel(num_threads=n_threads):
+            tmp = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+            for r in prange(R, schedule='static'):
+                if fl_guard_tick(&guard, r, poll):
+                    continue
+                gm = grad_factor(gob, r, g_scale) * inv_c
+                acc = mlsm_row(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
+                               &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL, <floating>gm)
+                if store:
+                    out[r] = <floating>(acc * inv_c)
+                else:
+                    partial[r] = acc * inv_c
+            free(tmp)
+        guard_raise(&guard)
+        return
+    # strided rows (a transposed or class-broadcast operand): the general loop
     for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
         if fl_guard_tick(&guard, r, poll):
             continue
@@ -810,10 +892,10 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
             xv = xb[r * xs0 + c * xs1]
             yv = yb[r * ys0 + c * ys1]
             wv = wb[r * ws0 + c * ws1]
-            e = f_exp(-f_abs(xv))
+            e = f_exp_neg(-f_abs(xv))
             # y softplus(-x) + (1 - y) softplus(x), softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)):
             # no cancellation (the shorter (1 - y) x + softplus(-x) loses float32 digits at y = 0, x << 0)
-            sp = f_log1p(e)
+            sp = f_log1p_unit(e)
             if xv < 0:
                 sp = sp - yv * xv
             else:
