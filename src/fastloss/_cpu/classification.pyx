@@ -47,6 +47,7 @@ cdef extern from *:
     #include <stddef.h>
     #include <stdint.h>
     #include <string.h>
+    #include <math.h>
     #include "vecmath.h"
     /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
      * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
@@ -67,19 +68,20 @@ cdef extern from *:
     FASTLOSS_INLINE float fastloss_u2f(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
     /* exp(x) in float for x <= 0 (the shifted logits x - max of a softmax), or NaN.
-     * Straight-line code that vectorises even without -ffast-math: every select is done on the
-     * bits with integer operations (a float compare may trap, which blocks if-conversion), and
-     * no float<->int conversion is needed. Cody-Waite reduction x = k ln2 + r (ln2 split in
-     * two; k rounded with the 1.5 * 2^23 trick, which also leaves k in the low mantissa bits),
-     * Cephes' degree-6 expf polynomial, 2^k built in the exponent field. Error < 1 ulp on
-     * [-87, 0] (checked against double exp on 2M points). Below -87 (-inf included) the result,
-     * a float subnormal at most, is 0; NaN flows through. Not for x > 0. */
+     * Straight-line code that vectorises even without -ffast-math: the one select takes x or a
+     * value made from its bits (with a constant arm GCC folds that path apart and the branch
+     * stays), the rest is integer operations on the bits, and no float<->int conversion is
+     * needed. Cody-Waite reduction x = k ln2 + r (ln2 split in two; k rounded with the
+     * 1.5 * 2^23 trick, which also leaves k in the low mantissa bits), Cephes' degree-6 expf
+     * polynomial, 2^k built in the exponent field. Error < 0.99 ulp on [-87.3, 0] (every float
+     * checked against double exp). Below, the scale 2^k is normal down to k = -126 and 0 from
+     * k = -127 (x < -87.68; -inf is clamped to -104 first, where the reduction still holds): a
+     * result that would be subnormal there is 0. NaN flows through. Not for x > 0. */
     FASTLOSS_INLINE float fastloss_expf_nonpos(float x)
     {
         uint32_t u = fastloss_f2u(x);
-        uint32_t is_nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
-        uint32_t tiny = -(uint32_t)((u > 0xC2AE0000u) & !is_nan);  /* x < -87 (0xC2AE0000 = -87.0f) */
-        float xc = fastloss_u2f((u & ~tiny) | (0xC2AE0000u & tiny));
+        float ax = fastloss_u2f(u & 0x7FFFFFFFu);
+        float xc = ax > 104.0f ? fastloss_u2f((u & 0x80000000u) | 0x42D00000u) : x;  /* |x| > 104: -+104 */
         float kr = xc * 1.44269504088896341f + 12582912.0f;
         float k = kr - 12582912.0f;
         float r = xc - k * 0.693359375f;
@@ -91,23 +93,25 @@ cdef extern from *:
         p = p * r + 1.6666665459e-1f;
         p = p * r + 5.0000001201e-1f;
         p = p * (r * r) + r + 1.0f;
-        float scale = fastloss_u2f((fastloss_f2u(kr) + 127u) << 23);
-        return fastloss_u2f(fastloss_f2u(p * scale) & ~tiny);
+        int32_t e = (int32_t)fastloss_f2u(kr) - (0x4B400000 - 127);  /* k + 127: kr's bits are 0x4B400000 + k */
+        e = e > 0 ? e : 0;
+        return p * fastloss_u2f((uint32_t)e << 23);
     }
 
-    /* max of x[0..n): eight running maxima in the "a > m ? a : m" (MAXPS) form vectorise; one
-     * would not (float max is not reassociated without -ffast-math). It may skip a NaN: harmless,
-     * since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
+    /* max of x[0..n): 32 running maxima in the "a > m ? a : m" (MAXPS) form vectorise (one would
+     * not: float max is not reassociated without -ffast-math; with eight GCC 12 left the loop
+     * scalar). The order does not change the maximum. It may skip a NaN: harmless, since
+     * exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
     FASTLOSS_CLONES static float fastloss_max_f(const float *x, ptrdiff_t n)
     {
-        float acc[8], m;
+        float acc[32], m;
         ptrdiff_t i = 0;
         int j;
-        for (j = 0; j < 8; j++) acc[j] = x[0];
-        for (; i + 8 <= n; i += 8)
-            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        for (j = 0; j < 32; j++) acc[j] = x[0];
+        for (; i + 32 <= n; i += 32)
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
         m = acc[0];
-        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
         for (; i < n; i++) m = x[i] > m ? x[i] : m;
         return m;
     }
@@ -195,7 +199,7 @@ cdef extern from *:
         for (i = 0; i < n; i++) {
             uint32_t ux = fastloss_f2u(x[i]);
             uint32_t neg = -(ux >> 31);
-            float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));   /* exp(-|x|) */
+            float e = fastloss_expf_nonpos(-fabsf(x[i]));   /* exp(-|x|) (-|x| made on the bits stays scalar) */
             float relu = fastloss_u2f(ux & ~neg);                              /* max(x, 0) */
             float wv = w[i * w_step];
             tmp[i] = wv * (relu - y[i] * x[i] + fastloss_log1pf_unit(e));
@@ -204,7 +208,7 @@ cdef extern from *:
             for (i = 0; i < n; i++) {
                 uint32_t ux = fastloss_f2u(x[i]);
                 uint32_t neg = -(ux >> 31);
-                float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));
+                float e = fastloss_expf_nonpos(-fabsf(x[i]));
                 float num = fastloss_u2f((fastloss_f2u(e) & neg) | (0x3F800000u & ~neg));  /* x < 0 ? e : 1 */
                 gx[i] = gs * w[i * w_step] * (num / (1.0f + e) - y[i]);
             }
@@ -235,16 +239,17 @@ cdef extern from *:
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
 
+    /* the same for float64 */
     FASTLOSS_CLONES static double fastloss_max_d(const double *x, ptrdiff_t n)
     {
-        double acc[8], m;
+        double acc[32], m;
         ptrdiff_t i = 0;
         int j;
-        for (j = 0; j < 8; j++) acc[j] = x[0];
-        for (; i + 8 <= n; i += 8)
-            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        for (j = 0; j < 32; j++) acc[j] = x[0];
+        for (; i + 32 <= n; i += 32)
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
         m = acc[0];
-        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
         for (; i < n; i++) m = x[i] > m ? x[i] : m;
         return m;
     }
@@ -803,6 +808,20 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
                 hi = N
             if lo < hi:
                 memset(gb + lo * C * S, 0, (hi - lo) * C * S * sizeof(floating))
+    if S == 1 and not want_grad:
+        # the (N, C) forward: one read per sample, nothing else (the general loop below costs
+        # half as much again per sample)
+        for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, n, poll):
+                continue
+            ti = tb[n]
+            loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
+            if store:
+                outb[n] = <floating>loss
+            else:
+                pb[n] = loss
+        guard_raise(&guard)
+        return
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
         if fl_guard_tick(&guard, n, poll):
             continue
