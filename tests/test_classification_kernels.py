@@ -95,3 +95,24 @@ def test_multilabel_soft_margin_special_values(dtype, with_weight):
     _check(loss, ref.detach().numpy(), dtype)
     _check(g["input"], tx.grad.numpy(), dtype)
     _check(g["target"], ty.grad.numpy(), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multilabel_soft_margin_strided_rows_are_bit_identical(dtype):
+    # strided rows are gathered into the contiguous row loop: the same values, bit for bit
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((6, C)) * 5).astype(dtype)
+    y = rng.random((6, C)).astype(dtype)
+    w = rng.random(C).astype(dtype)
+    expected = fl.value_and_grad("multilabel_soft_margin_loss", x, y, weight=w, reduction="none",
+                                 wrt=("input", "target"))
+    x_f = np.asfortranarray(x)                      # class stride 6
+    y_s = np.repeat(y, 2, axis=1)[:, ::2]           # class stride 2
+    w_s = np.repeat(w, 3)[::3]                      # class stride 3
+    w_2d = np.asfortranarray(np.tile(w, (6, 1)))    # a full (N, C) weight, class stride 6
+    for xa, ya, wa in [(x_f, y, w), (x, y_s, w), (x_f, y_s, w_s), (x, y, w_2d)]:
+        loss, g = fl.value_and_grad("multilabel_soft_margin_loss", xa, ya, weight=wa, reduction="none",
+                                    wrt=("input", "target"))
+        np.testing.assert_array_equal(loss, expected[0])
+        np.testing.assert_array_equal(g["input"], expected[1]["input"])
+        np.testing.assert_array_equal(g["target"], expected[1]["target"])

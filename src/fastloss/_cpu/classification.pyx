@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport (floating, f_exp_neg, f_log, f_log1p_unit, f_abs, FlGuard, fl_guard_init, fl_guard_alloc,
+from .kernel_utils cimport (floating, f_log, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_poll_mask, guard_raise)
 
 cnp.import_array()
@@ -852,6 +852,16 @@ cdef inline double mlsm_row(const floating* x, const floating* y, const floating
         return fastloss_mlsm_row_d(x, y, w, w_step, n, tmp, gx, gy, gs)
 
 
+cdef inline const floating* row_view(const floating* src, Py_ssize_t step, floating* buf, Py_ssize_t n) noexcept nogil:
+    """A row of n elements ``step`` apart, contiguous: itself, or gathered into ``buf``."""
+    cdef Py_ssize_t c
+    if step == 1:
+        return src
+    for c in range(n):
+        buf[c] = src[c * step]
+    return buf
+
+
 def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
                            double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
                            const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
@@ -860,6 +870,8 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     Gradients (before grad_output and the reduction scale): w (sigmoid(x) - y) / C for x,
     -w x / C for y. Operands are 2-D strided views (stride 0 where broadcast); ``inv_c`` is 1/C
     with torch's C (input.size(-1)), which need not be the row length when broadcasting.
+    Every row goes through the one C row loop (a strided row is gathered first), so a layout
+    never changes a value.
     """
     cdef Py_ssize_t R = x.shape[0], C = x.shape[1]
     cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
@@ -870,10 +882,14 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     cdef const floating* yb
     cdef const floating* wb
     cdef const floating* gob = NULL
+    cdef const floating* wr
     cdef double acc, gm
-    cdef floating xv, yv, wv, e, sp, sig, fs
     cdef floating* tmp
-    cdef Py_ssize_t r, c
+    cdef floating* xbuf
+    cdef floating* ybuf
+    cdef floating* wbuf
+    cdef Py_ssize_t r
+    cdef int w_step = 0 if ws1 == 0 else 1
     cdef FlGuard guard
     cdef long long poll = fl_poll_mask(C)
     if R == 0 or C == 0:
@@ -884,49 +900,25 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     wb = &w[0, 0]
     if go is not None:
         gob = &go[0]
-    if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
-        with nogil, parallel(num_threads=n_threads):
-            tmp = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
-            for r in prange(R, schedule='static'):
-                if fl_guard_tick(&guard, r, poll):
-                    continue
-                gm = grad_factor(gob, r, g_scale) * inv_c
-                acc = mlsm_row(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
-                               &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL, <floating>gm)
-                if store:
-                    out[r] = <floating>(acc * inv_c)
-                else:
-                    partial[r] = acc * inv_c
-            free(tmp)
-        guard_raise(&guard)
-        return
-    # strided rows (a transposed or class-broadcast operand): the general loop
-    for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
-        if fl_guard_tick(&guard, r, poll):
-            continue
-        acc = 0
-        gm = grad_factor(gob, r, g_scale) * inv_c
-        fs = <floating>gm
-        for c in range(C):
-            xv = xb[r * xs0 + c * xs1]
-            yv = yb[r * ys0 + c * ys1]
-            wv = wb[r * ws0 + c * ws1]
-            e = f_exp_neg(-f_abs(xv))
-            # y softplus(-x) + (1 - y) softplus(x), softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)):
-            # no cancellation (the shorter (1 - y) x + softplus(-x) loses float32 digits at y = 0, x << 0)
-            sp = f_log1p_unit(e)
-            if xv < 0:
-                sp = sp - yv * xv
+    with nogil, parallel(num_threads=n_threads):
+        tmp = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        xbuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        ybuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        wbuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        for r in prange(R, schedule='static'):
+            if fl_guard_tick(&guard, r, poll):
+                continue
+            gm = grad_factor(gob, r, g_scale) * inv_c
+            # a class-broadcast weight (stride 0) is read as one value, not gathered
+            wr = wb + r * ws0 if w_step == 0 else row_view(wb + r * ws0, ws1, wbuf, C)
+            acc = mlsm_row(row_view(xb + r * xs0, xs1, xbuf, C), row_view(yb + r * ys0, ys1, ybuf, C), wr, w_step,
+                           C, tmp, &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL, <floating>gm)
+            if store:
+                out[r] = <floating>(acc * inv_c)
             else:
-                sp = sp + (1 - yv) * xv
-            acc = acc + wv * sp
-            if want_gx:
-                sig = 1 / (1 + e) if xv >= 0 else e / (1 + e)
-                gx[r, c] = fs * wv * (sig - yv)
-            if want_gy:
-                gy[r, c] = -fs * wv * xv
-        if store:
-            out[r] = <floating>(acc * inv_c)
-        else:
-            partial[r] = acc * inv_c
+                partial[r] = acc * inv_c
+        free(tmp)
+        free(xbuf)
+        free(ybuf)
+        free(wbuf)
     guard_raise(&guard)
