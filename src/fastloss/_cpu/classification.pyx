@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t
 import numpy as np
 cimport numpy as cnp
 
-from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, f_abs, FlGuard, fl_guard_init, fl_guard_alloc,
+from .kernel_utils cimport (floating, f_log, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_poll_mask, guard_raise)
 
 cnp.import_array()
@@ -47,6 +47,8 @@ cdef extern from *:
     #include <stddef.h>
     #include <stdint.h>
     #include <string.h>
+    #include <math.h>
+    #include "vecmath.h"
     /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
      * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
      * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
@@ -66,19 +68,20 @@ cdef extern from *:
     FASTLOSS_INLINE float fastloss_u2f(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
     /* exp(x) in float for x <= 0 (the shifted logits x - max of a softmax), or NaN.
-     * Straight-line code that vectorises even without -ffast-math: every select is done on the
-     * bits with integer operations (a float compare may trap, which blocks if-conversion), and
-     * no float<->int conversion is needed. Cody-Waite reduction x = k ln2 + r (ln2 split in
-     * two; k rounded with the 1.5 * 2^23 trick, which also leaves k in the low mantissa bits),
-     * Cephes' degree-6 expf polynomial, 2^k built in the exponent field. Error < 1 ulp on
-     * [-87, 0] (checked against double exp on 2M points). Below -87 (-inf included) the result,
-     * a float subnormal at most, is 0; NaN flows through. Not for x > 0. */
+     * Straight-line code that vectorises even without -ffast-math: the one select takes x or a
+     * value made from its bits (with a constant arm GCC folds that path apart and the branch
+     * stays), the rest is integer operations on the bits, and no float<->int conversion is
+     * needed. Cody-Waite reduction x = k ln2 + r (ln2 split in two; k rounded with the
+     * 1.5 * 2^23 trick, which also leaves k in the low mantissa bits), Cephes' degree-6 expf
+     * polynomial, 2^k built in the exponent field. Error < 0.99 ulp on [-87.3, 0] (every float
+     * checked against double exp). Below, the scale 2^k is normal down to k = -126 and 0 from
+     * k = -127 (x < -87.68; -inf is clamped to -104 first, where the reduction still holds): a
+     * result that would be subnormal there is 0. NaN flows through. Not for x > 0. */
     FASTLOSS_INLINE float fastloss_expf_nonpos(float x)
     {
         uint32_t u = fastloss_f2u(x);
-        uint32_t is_nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
-        uint32_t tiny = -(uint32_t)((u > 0xC2AE0000u) & !is_nan);  /* x < -87 (0xC2AE0000 = -87.0f) */
-        float xc = fastloss_u2f((u & ~tiny) | (0xC2AE0000u & tiny));
+        float ax = fastloss_u2f(u & 0x7FFFFFFFu);
+        float xc = ax > 104.0f ? fastloss_u2f((u & 0x80000000u) | 0x42D00000u) : x;  /* |x| > 104: -+104 */
         float kr = xc * 1.44269504088896341f + 12582912.0f;
         float k = kr - 12582912.0f;
         float r = xc - k * 0.693359375f;
@@ -90,23 +93,25 @@ cdef extern from *:
         p = p * r + 1.6666665459e-1f;
         p = p * r + 5.0000001201e-1f;
         p = p * (r * r) + r + 1.0f;
-        float scale = fastloss_u2f((fastloss_f2u(kr) + 127u) << 23);
-        return fastloss_u2f(fastloss_f2u(p * scale) & ~tiny);
+        int32_t e = (int32_t)fastloss_f2u(kr) - (0x4B400000 - 127);  /* k + 127: kr's bits are 0x4B400000 + k */
+        e = e > 0 ? e : 0;
+        return p * fastloss_u2f((uint32_t)e << 23);
     }
 
-    /* max of x[0..n): eight running maxima in the "a > m ? a : m" (MAXPS) form vectorise; one
-     * would not (float max is not reassociated without -ffast-math). It may skip a NaN: harmless,
-     * since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
+    /* max of x[0..n): 32 running maxima in the "a > m ? a : m" (MAXPS) form vectorise (one would
+     * not: float max is not reassociated without -ffast-math; with eight GCC 12 left the loop
+     * scalar). The order does not change the maximum. It may skip a NaN: harmless, since
+     * exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
     FASTLOSS_CLONES static float fastloss_max_f(const float *x, ptrdiff_t n)
     {
-        float acc[8], m;
+        float acc[32], m;
         ptrdiff_t i = 0;
         int j;
-        for (j = 0; j < 8; j++) acc[j] = x[0];
-        for (; i + 8 <= n; i += 8)
-            for (j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        for (j = 0; j < 32; j++) acc[j] = x[0];
+        for (; i + 32 <= n; i += 32)
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
         m = acc[0];
-        for (j = 1; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
         for (; i < n; i++) m = x[i] > m ? x[i] : m;
         return m;
     }
@@ -194,7 +199,7 @@ cdef extern from *:
         for (i = 0; i < n; i++) {
             uint32_t ux = fastloss_f2u(x[i]);
             uint32_t neg = -(ux >> 31);
-            float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));   /* exp(-|x|) */
+            float e = fastloss_expf_nonpos(-fabsf(x[i]));   /* exp(-|x|) (-|x| made on the bits stays scalar) */
             float relu = fastloss_u2f(ux & ~neg);                              /* max(x, 0) */
             float wv = w[i * w_step];
             tmp[i] = wv * (relu - y[i] * x[i] + fastloss_log1pf_unit(e));
@@ -203,7 +208,7 @@ cdef extern from *:
             for (i = 0; i < n; i++) {
                 uint32_t ux = fastloss_f2u(x[i]);
                 uint32_t neg = -(ux >> 31);
-                float e = fastloss_expf_nonpos(fastloss_u2f(ux | 0x80000000u));
+                float e = fastloss_expf_nonpos(-fabsf(x[i]));
                 float num = fastloss_u2f((fastloss_f2u(e) & neg) | (0x3F800000u & ~neg));  /* x < 0 ? e : 1 */
                 gx[i] = gs * w[i * w_step] * (num / (1.0f + e) - y[i]);
             }
@@ -216,6 +221,101 @@ cdef extern from *:
         for (; i < n; i++) a0 += tmp[i];
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
+
+    /* The float64 loops, the same arrangement as the float32 ones above (target_clones, the
+     * selects on the bits, the sums in their own loop over eight accumulators), with vecmath.h's
+     * double exp/log1p for arguments they are exact on: fl_exp_neg for the shifted logits and
+     * -|x| (<= 0, or NaN), fl_log1p_unit for exp(-|x|) in [0, 1]. As Cython loops calling the
+     * general fl_exp/fl_log1p they ran scalar at two doubles per SSE2 register at best. */
+    FASTLOSS_INLINE double fastloss_sum8_d(const double *v, ptrdiff_t n)
+    {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        ptrdiff_t i;
+        for (i = 0; i + 8 <= n; i += 8) {
+            a0 += v[i]; a1 += v[i + 1]; a2 += v[i + 2]; a3 += v[i + 3];
+            a4 += v[i + 4]; a5 += v[i + 5]; a6 += v[i + 6]; a7 += v[i + 7];
+        }
+        for (; i < n; i++) a0 += v[i];
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    }
+
+    /* the same for float64 */
+    FASTLOSS_CLONES static double fastloss_max_d(const double *x, ptrdiff_t n)
+    {
+        double acc[32], m;
+        ptrdiff_t i = 0;
+        int j;
+        for (j = 0; j < 32; j++) acc[j] = x[0];
+        for (; i + 32 <= n; i += 32)
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+        m = acc[0];
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
+        for (; i < n; i++) m = x[i] > m ? x[i] : m;
+        return m;
+    }
+
+    FASTLOSS_CLONES static double fastloss_exp_sum_d(const double *x, double *out, ptrdiff_t n, double m)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) out[i] = fl_exp_neg(x[i] - m);
+        return fastloss_sum8_d(out, n);
+    }
+
+    FASTLOSS_CLONES static void fastloss_scale_sub_d(double *g, const double *w, ptrdiff_t n, double a, double b)
+    {
+        ptrdiff_t i;
+        if (w == NULL || b == 0.0)
+            for (i = 0; i < n; i++) g[i] = g[i] * a;
+        else
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
+    }
+
+    FASTLOSS_CLONES static void fastloss_max_update_d(double *mx, const double *x, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
+    }
+
+    FASTLOSS_CLONES static void fastloss_exp_acc_d(const double *x, const double *mx, double *out, double *se, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            double e = fl_exp_neg(x[i] - mx[i]);
+            out[i] = e;
+            se[i] += e;
+        }
+    }
+
+    FASTLOSS_CLONES static void fastloss_scale_sub_vec_d(double *g, const double *a, const double *b, double wc, ptrdiff_t n)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
+    }
+
+    /* multilabel_soft_margin_loss, one float64 row: fastloss_mlsm_row_f's formulas */
+    FASTLOSS_CLONES static double fastloss_mlsm_row_d(const double *x, const double *y, const double *w, int w_step,
+                                                      ptrdiff_t n, double *tmp, double *gx, double *gy, double gs)
+    {
+        ptrdiff_t i;
+        for (i = 0; i < n; i++) {
+            uint64_t ux = fl_vm_bits(x[i]);
+            uint64_t neg = -(ux >> 63);
+            double e = fl_exp_neg(-fabs(x[i]));    /* exp(-|x|) (-|x| made on the bits stays scalar) */
+            double relu = fl_vm_double(ux & ~neg);                               /* max(x, 0) */
+            tmp[i] = w[i * w_step] * (relu - y[i] * x[i] + fl_log1p_unit(e));
+        }
+        if (gx != NULL)
+            for (i = 0; i < n; i++) {
+                uint64_t ux = fl_vm_bits(x[i]);
+                uint64_t neg = -(ux >> 63);
+                double e = fl_exp_neg(-fabs(x[i]));
+                double num = fl_vm_double((fl_vm_bits(e) & neg) | (0x3FF0000000000000ull & ~neg));  /* x < 0 ? e : 1 */
+                gx[i] = gs * w[i * w_step] * (num / (1.0 + e) - y[i]);
+            }
+        if (gy != NULL)
+            for (i = 0; i < n; i++) gy[i] = -gs * w[i * w_step] * x[i];
+        return fastloss_sum8_d(tmp, n);
+    }
     """
     float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
     double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
@@ -225,6 +325,14 @@ cdef extern from *:
     double fastloss_mlsm_row_f(const float* x, const float* y, const float* w, int w_step, Py_ssize_t n,
                                float* tmp, float* gx, float* gy, float gs) noexcept nogil
     void fastloss_scale_sub_vec_f(float* g, const float* a, const float* b, float wc, Py_ssize_t n) noexcept nogil
+    double fastloss_max_d(const double* x, Py_ssize_t n) noexcept nogil
+    double fastloss_exp_sum_d(const double* x, double* out, Py_ssize_t n, double m) noexcept nogil
+    void fastloss_scale_sub_d(double* g, const double* w, Py_ssize_t n, double a, double b) noexcept nogil
+    void fastloss_max_update_d(double* mx, const double* x, Py_ssize_t n) noexcept nogil
+    void fastloss_exp_acc_d(const double* x, const double* mx, double* out, double* se, Py_ssize_t n) noexcept nogil
+    void fastloss_scale_sub_vec_d(double* g, const double* a, const double* b, double wc, Py_ssize_t n) noexcept nogil
+    double fastloss_mlsm_row_d(const double* x, const double* y, const double* w, int w_step, Py_ssize_t n,
+                               double* tmp, double* gx, double* gy, double gs) noexcept nogil
 
 
 cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
@@ -238,81 +346,52 @@ cdef inline double grad_factor(const floating* go, Py_ssize_t i, double g_scale)
     return g_scale
 
 
-# Fused-type front ends: float32 goes to the C loops above, float64 to plain loops with f_exp
-# (full double accuracy).
+# Fused-type front ends: each dtype goes to its C loop above.
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating m
     if floating is float:
         return fastloss_max_f(x, n)
-    m = x[0]
-    for i in range(1, n):
-        m = x[i] if x[i] > m else m
-    return m
+    else:
+        return fastloss_max_d(x, n)
 
 
 cdef inline double exp_sum(const floating* x, floating* out, Py_ssize_t n, floating m) noexcept nogil:
     """out = exp(x - m); returns the sum in double."""
-    cdef Py_ssize_t i
-    cdef double a0 = 0, a1 = 0
     if floating is float:
         return fastloss_exp_sum_f(x, out, n, m)
-    for i in range(n):
-        out[i] = f_exp(x[i] - m)
-    i = 0
-    while i + 2 <= n:
-        a0 += out[i]
-        a1 += out[i + 1]
-        i += 2
-    if i < n:
-        a0 += out[i]
-    return a0 + a1
+    else:
+        return fastloss_exp_sum_d(x, out, n, m)
 
 
 cdef inline void scale_sub(floating* g, const floating* w, Py_ssize_t n, floating a, floating b) noexcept nogil:
     """g = g * a - b * w (b == 0: g * a)."""
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_scale_sub_f(g, w, n, a, b)
-    elif b == 0:
-        for i in range(n):
-            g[i] = g[i] * a
     else:
-        for i in range(n):
-            g[i] = g[i] * a - b * w[i]
+        fastloss_scale_sub_d(g, w, n, a, b)
 
 
 cdef inline void max_update(floating* mx, const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_max_update_f(mx, x, n)
     else:
-        for i in range(n):
-            mx[i] = x[i] if x[i] > mx[i] else mx[i]
+        fastloss_max_update_d(mx, x, n)
 
 
 cdef inline void exp_acc(const floating* x, const floating* mx, floating* out, double* se, Py_ssize_t n) noexcept nogil:
     """out = exp(x - mx), se += out (elementwise over a block of positions)."""
-    cdef Py_ssize_t i
-    cdef floating e
     if floating is float:
         fastloss_exp_acc_f(x, mx, out, se, n)
     else:
-        for i in range(n):
-            e = f_exp(x[i] - mx[i])
-            out[i] = e
-            se[i] += e
+        fastloss_exp_acc_d(x, mx, out, se, n)
 
 
 cdef inline void scale_sub_vec(floating* g, const floating* a, const floating* b, floating wc, Py_ssize_t n) noexcept nogil:
     """g = g * a - b * wc (elementwise over a block of positions)."""
-    cdef Py_ssize_t i
     if floating is float:
         fastloss_scale_sub_vec_f(g, a, b, wc, n)
     else:
-        for i in range(n):
-            g[i] = g[i] * a[i] - b[i] * wc
+        fastloss_scale_sub_vec_d(g, a, b, wc, n)
 
 
 cdef inline double weighted_shifted_sum(const floating* w, const floating* x, Py_ssize_t n, floating m) noexcept nogil:
@@ -729,6 +808,20 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
                 hi = N
             if lo < hi:
                 memset(gb + lo * C * S, 0, (hi - lo) * C * S * sizeof(floating))
+    if S == 1 and not want_grad:
+        # the (N, C) forward: one read per sample, nothing else (the general loop below costs
+        # half as much again per sample)
+        for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(&guard, n, poll):
+                continue
+            ti = tb[n]
+            loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
+            if store:
+                outb[n] = <floating>loss
+            else:
+                pb[n] = loss
+        guard_raise(&guard)
+        return
     for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
         if fl_guard_tick(&guard, n, poll):
             continue
@@ -750,6 +843,25 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     guard_raise(&guard)
 
 
+cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,
+                            floating* tmp, floating* gx, floating* gy, floating gs) noexcept nogil:
+    """One contiguous row of multilabel_soft_margin (w contiguous, or one value when w_step == 0)."""
+    if floating is float:
+        return fastloss_mlsm_row_f(x, y, w, w_step, n, tmp, gx, gy, gs)
+    else:
+        return fastloss_mlsm_row_d(x, y, w, w_step, n, tmp, gx, gy, gs)
+
+
+cdef inline const floating* row_view(const floating* src, Py_ssize_t step, floating* buf, Py_ssize_t n) noexcept nogil:
+    """A row of n elements ``step`` apart, contiguous: itself, or gathered into ``buf``."""
+    cdef Py_ssize_t c
+    if step == 1:
+        return src
+    for c in range(n):
+        buf[c] = src[c * step]
+    return buf
+
+
 def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const floating[:, :] w,
                            double inv_c, floating[::1] out, floating[:, ::1] gx, floating[:, ::1] gy,
                            const floating[::1] go, double g_scale, double[::1] partial, int n_threads):
@@ -758,6 +870,8 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     Gradients (before grad_output and the reduction scale): w (sigmoid(x) - y) / C for x,
     -w x / C for y. Operands are 2-D strided views (stride 0 where broadcast); ``inv_c`` is 1/C
     with torch's C (input.size(-1)), which need not be the row length when broadcasting.
+    Every row goes through the one C row loop (a strided row is gathered first), so a layout
+    never changes a value.
     """
     cdef Py_ssize_t R = x.shape[0], C = x.shape[1]
     cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
@@ -768,10 +882,14 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     cdef const floating* yb
     cdef const floating* wb
     cdef const floating* gob = NULL
+    cdef const floating* wr
     cdef double acc, gm
-    cdef floating xv, yv, wv, e, sp, sig, fs
-    cdef float* tmp
-    cdef Py_ssize_t r, c
+    cdef floating* tmp
+    cdef floating* xbuf
+    cdef floating* ybuf
+    cdef floating* wbuf
+    cdef Py_ssize_t r
+    cdef int w_step = 0 if ws1 == 0 else 1
     cdef FlGuard guard
     cdef long long poll = fl_poll_mask(C)
     if R == 0 or C == 0:
@@ -782,50 +900,25 @@ def multilabel_soft_margin(const floating[:, :] x, const floating[:, :] y, const
     wb = &w[0, 0]
     if go is not None:
         gob = &go[0]
-    if floating is float:
-        if xs1 == 1 and ys1 == 1 and (ws1 == 0 or ws1 == 1):
-            with nogil, parallel(num_threads=n_threads):
-                tmp = <float*> fl_guard_alloc(&guard, C, sizeof(float))
-                for r in prange(R, schedule='static'):
-                    if fl_guard_tick(&guard, r, poll):
-                        continue
-                    gm = grad_factor(gob, r, g_scale) * inv_c
-                    acc = fastloss_mlsm_row_f(xb + r * xs0, yb + r * ys0, wb + r * ws0, <int>ws1, C, tmp,
-                                              &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL,
-                                              <float>gm)
-                    if store:
-                        out[r] = <floating>(acc * inv_c)
-                    else:
-                        partial[r] = acc * inv_c
-                free(tmp)
-            guard_raise(&guard)
-            return
-    for r in prange(R, nogil=True, schedule='static', num_threads=n_threads):
-        if fl_guard_tick(&guard, r, poll):
-            continue
-        acc = 0
-        gm = grad_factor(gob, r, g_scale) * inv_c
-        fs = <floating>gm
-        for c in range(C):
-            xv = xb[r * xs0 + c * xs1]
-            yv = yb[r * ys0 + c * ys1]
-            wv = wb[r * ws0 + c * ws1]
-            e = f_exp(-f_abs(xv))
-            # y softplus(-x) + (1 - y) softplus(x), softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)):
-            # no cancellation (the shorter (1 - y) x + softplus(-x) loses float32 digits at y = 0, x << 0)
-            sp = f_log1p(e)
-            if xv < 0:
-                sp = sp - yv * xv
+    with nogil, parallel(num_threads=n_threads):
+        tmp = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        xbuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        ybuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        wbuf = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
+        for r in prange(R, schedule='static'):
+            if fl_guard_tick(&guard, r, poll):
+                continue
+            gm = grad_factor(gob, r, g_scale) * inv_c
+            # a class-broadcast weight (stride 0) is read as one value, not gathered
+            wr = wb + r * ws0 if w_step == 0 else row_view(wb + r * ws0, ws1, wbuf, C)
+            acc = mlsm_row(row_view(xb + r * xs0, xs1, xbuf, C), row_view(yb + r * ys0, ys1, ybuf, C), wr, w_step,
+                           C, tmp, &gx[r, 0] if want_gx else NULL, &gy[r, 0] if want_gy else NULL, <floating>gm)
+            if store:
+                out[r] = <floating>(acc * inv_c)
             else:
-                sp = sp + (1 - yv) * xv
-            acc = acc + wv * sp
-            if want_gx:
-                sig = 1 / (1 + e) if xv >= 0 else e / (1 + e)
-                gx[r, c] = fs * wv * (sig - yv)
-            if want_gy:
-                gy[r, c] = -fs * wv * xv
-        if store:
-            out[r] = <floating>(acc * inv_c)
-        else:
-            partial[r] = acc * inv_c
+                partial[r] = acc * inv_c
+        free(tmp)
+        free(xbuf)
+        free(ybuf)
+        free(wbuf)
     guard_raise(&guard)
