@@ -23,7 +23,6 @@ gradient through these ops raises (see :class:`_NoSecondDerivative`), never a si
 ``torch.compile(fullgraph=True)`` traces the ops as single graph nodes (no data-dependent shape:
 CTC's output is (N,) or ()).
 """
-import functools
 import warnings
 
 import numpy as np
@@ -171,7 +170,7 @@ def _to_array(t):
     """A CPU tensor as a NumPy array sharing its memory (any strides); bfloat16 as a float32 copy."""
     if t.requires_grad:
         t = t.detach()
-    if t.dtype == torch.bfloat16:
+    if t.dtype is torch.bfloat16:
         t = t.float()  # NumPy has no bfloat16: computed in float32, returned as bfloat16
     elif t.is_neg():
         t = t.resolve_neg()
@@ -182,16 +181,22 @@ def _to_tensor(a, dtype):
     """A NumPy result as a tensor of ``dtype``, sharing its memory where the dtype already matches."""
     if type(a) is not np.ndarray:
         a = np.asarray(a)
-    if not a.flags.writeable or (a.ndim and min(a.strides) < 0):
-        a = a.copy()  # torch.from_numpy takes neither (fastloss's results are fresh arrays: not expected)
-    t = torch.from_numpy(a)
-    return t if t.dtype == dtype else t.to(dtype)
+    if not a.flags.writeable:
+        a = a.copy()  # torch.from_numpy warns about read-only memory (fastloss's results are fresh arrays)
+    try:
+        t = torch.from_numpy(a)
+    except ValueError:  # negative strides, which torch.from_numpy refuses (not expected either)
+        t = torch.from_numpy(a.copy())
+    return t if t.dtype is dtype else t.to(dtype)
 
 
 def _result_dtype(spec, tensors):
     """The loss's dtype: torch's promotion among the floating tensor arguments."""
-    dtypes = [t.dtype for t in tensors if t is not None and t.is_floating_point()]
-    return functools.reduce(torch.promote_types, dtypes) if dtypes else torch.get_default_dtype()
+    result = None
+    for t in tensors:
+        if t is not None and t.is_floating_point():
+            result = t.dtype if result is None or result is t.dtype else torch.promote_types(result, t.dtype)
+    return torch.get_default_dtype() if result is None else result
 
 
 # --------------------------------------------------------------------------------------------
