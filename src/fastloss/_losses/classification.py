@@ -483,10 +483,13 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     xp = _backend.array_module(x)
     if w is None:
         w = xp.ones((), dtype=work)
-    views = [xp.moveaxis(xp.broadcast_to(a, shape), axis, -1) for a in (x, y, w)]
+    if len(shape) == x.ndim:  # the class axis is already the last (the common case): no moveaxis
+        views = [a if a.shape == shape else xp.broadcast_to(a, shape) for a in (x, y, w)]
+    else:
+        views = [xp.moveaxis(xp.broadcast_to(a, shape), axis, -1) for a in (x, y, w)]
     inner = views[0].shape
     loss_shape = inner[:-1]
-    rows = int(np.prod(loss_shape, dtype=np.int64))
+    rows = _prod(loss_shape)
     cols = inner[-1]
     views = [v.reshape(rows, cols) for v in views]
     want_x = _grad is not None and _grad.wants("input")
