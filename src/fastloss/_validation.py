@@ -167,6 +167,12 @@ _PYTHON_SCALARS = (float, int, bool)
 
 def broadcast_shape(shapes, names):
     """The broadcast shape of ``shapes`` or a ValueError naming the arguments."""
+    first = tuple(shapes[0])
+    for shape in shapes[1:]:
+        if tuple(shape) != first:
+            break
+    else:
+        return first  # all equal (the common case): NumPy's broadcast_shapes costs a microsecond
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:

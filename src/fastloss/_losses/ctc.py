@@ -180,12 +180,21 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if zero_infinity:
         nll = xp.where(nll == np.inf, 0.0, nll)
     if reduction == "none":
-        loss = nll if batched else nll.reshape(())
+        loss = xp.asarray(nll if batched else nll.reshape(())).astype(out_dtype)
+    elif xp is np and N <= _SMALL_BATCH:
+        # a few samples: a sum of Python floats in sample order (NumPy's reductions cost more
+        # here; IEEE arithmetic as NumPy's: inf - inf is nan, where math.fsum would raise)
+        values = nll.tolist()
+        if reduction == "mean":
+            values = [v / max(length, 1) for v, length in zip(values, tl.tolist())]
+        total = 0.0
+        for v in values:
+            total += v
+        loss = np.asarray(total / N if reduction == "mean" else total, dtype=out_dtype)
     elif reduction == "sum":
-        loss = nll.sum()
+        loss = xp.asarray(nll.sum()).astype(out_dtype)
     else:
-        loss = (nll / xp.asarray(np.maximum(tl, 1))).sum() / N
-    loss = xp.asarray(loss).astype(out_dtype)
+        loss = xp.asarray((nll / xp.asarray(np.maximum(tl, 1))).sum() / N).astype(out_dtype)
     if _grad is None:
         return loss
     grads = {}

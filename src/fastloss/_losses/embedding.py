@@ -56,7 +56,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     a, b = _rows(x1, shape), _rows(x2, shape)
     _backend.check_same_backend({"input1": x1, "target": t})
     xp = _backend.array_module(a)
-    t = xp.broadcast_to(t, batch_shape).reshape(rows)
+    t = (t if t.shape == batch_shape else xp.broadcast_to(t, batch_shape)).reshape(rows)
     sign = (t == 1).view(np.int8) - (t == -1).view(np.int8)
     g1 = g2 = go = None
     g_scale = 1.0
