@@ -98,23 +98,60 @@ cdef extern from *:
         return p * fastloss_u2f((uint32_t)e << 23);
     }
 
-    /* max of x[0..n): 32 running maxima in the "a > m ? a : m" (MAXPS) form vectorise (one would
-     * not: float max is not reassociated without -ffast-math; with eight GCC 12 left the loop
-     * scalar). The order does not change the maximum. It may skip a NaN: harmless, since
-     * exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch. */
-    FASTLOSS_CLONES static float fastloss_max_f(const float *x, ptrdiff_t n)
-    {
-        float acc[32], m;
-        ptrdiff_t i = 0;
-        int j;
-        for (j = 0; j < 32; j++) acc[j] = x[0];
-        for (; i + 32 <= n; i += 32)
-            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-        m = acc[0];
-        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
-        for (; i < n; i++) m = x[i] > m ? x[i] : m;
-        return m;
+    /* The loops whose float32 and float64 versions differ only in their type and in the exp of
+     * arguments <= 0 (float: fastloss_expf_nonpos; double: vecmath.h's fl_exp_neg, exact there):
+     * one definition, instantiated for both.
+     * - fastloss_max_<s>: max of x[0..n). 32 running maxima in the "a > m ? a : m" (MAXPS) form
+     *   vectorise (one would not: float max is not reassociated without -ffast-math; with eight
+     *   GCC 12 left the loop scalar). The order does not change the maximum. It may skip a NaN:
+     *   harmless, since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch.
+     * - fastloss_scale_sub_<s>: g = g * a - b * w (w may be NULL when b == 0).
+     * - spatial layout, one class row of a block: fastloss_max_update_<s>: mx = max(mx, x);
+     *   fastloss_exp_acc_<s>: out = exp(x - mx), se += out; fastloss_scale_sub_vec_<s>:
+     *   g = g * a - b * w_c. */
+    #define FASTLOSS_SOFTMAX_LOOPS(T, s, EXP_NONPOS) \
+    FASTLOSS_CLONES static T fastloss_max_##s(const T *x, ptrdiff_t n) \
+    { \
+        T acc[32], m; \
+        ptrdiff_t i = 0; \
+        int j; \
+        for (j = 0; j < 32; j++) acc[j] = x[0]; \
+        for (; i + 32 <= n; i += 32) \
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j]; \
+        m = acc[0]; \
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m; \
+        for (; i < n; i++) m = x[i] > m ? x[i] : m; \
+        return m; \
+    } \
+    FASTLOSS_CLONES static void fastloss_scale_sub_##s(T *g, const T *w, ptrdiff_t n, T a, T b) \
+    { \
+        ptrdiff_t i; \
+        if (w == NULL || b == 0) \
+            for (i = 0; i < n; i++) g[i] = g[i] * a; \
+        else \
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i]; \
+    } \
+    FASTLOSS_CLONES static void fastloss_max_update_##s(T *mx, const T *x, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i]; \
+    } \
+    FASTLOSS_CLONES static void fastloss_exp_acc_##s(const T *x, const T *mx, T *out, double *se, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) { \
+            T e = EXP_NONPOS(x[i] - mx[i]); \
+            out[i] = e; \
+            se[i] += e; \
+        } \
+    } \
+    FASTLOSS_CLONES static void fastloss_scale_sub_vec_##s(T *g, const T *a, const T *b, T wc, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc; \
     }
+    FASTLOSS_SOFTMAX_LOOPS(float, f, fastloss_expf_nonpos)
+    FASTLOSS_SOFTMAX_LOOPS(double, d, fl_exp_neg)
 
     /* out = exp(x - m); returns sum(out) accumulated in double (eight partial sums). Two loops:
      * with the sum fused into the exp loop GCC keeps the accumulators in memory (slower). */
@@ -129,41 +166,6 @@ cdef extern from *:
         }
         for (; i < n; i++) a0 += out[i];
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-    }
-
-    /* g = g * a - b * w (w may be NULL when b == 0) */
-    FASTLOSS_CLONES static void fastloss_scale_sub_f(float *g, const float *w, ptrdiff_t n, float a, float b)
-    {
-        ptrdiff_t i;
-        if (w == NULL || b == 0.0f)
-            for (i = 0; i < n; i++) g[i] = g[i] * a;
-        else
-            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
-    }
-
-    /* spatial layout, one class row of a block: mx = max(mx, x) */
-    FASTLOSS_CLONES static void fastloss_max_update_f(float *mx, const float *x, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
-    }
-
-    /* spatial layout, one class row of a block: out = exp(x - mx), se += out */
-    FASTLOSS_CLONES static void fastloss_exp_acc_f(const float *x, const float *mx, float *out, double *se, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) {
-            float e = fastloss_expf_nonpos(x[i] - mx[i]);
-            out[i] = e;
-            se[i] += e;
-        }
-    }
-
-    /* spatial layout, one class row of a block: g = g * a - b * w_c */
-    FASTLOSS_CLONES static void fastloss_scale_sub_vec_f(float *g, const float *a, const float *b, float wc, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
     }
 
     /* log1p(e) in float for e in [0, 1] (or NaN), vectorisable: u = 1 + e with its exact
@@ -239,57 +241,11 @@ cdef extern from *:
         return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
 
-    /* the same for float64 */
-    FASTLOSS_CLONES static double fastloss_max_d(const double *x, ptrdiff_t n)
-    {
-        double acc[32], m;
-        ptrdiff_t i = 0;
-        int j;
-        for (j = 0; j < 32; j++) acc[j] = x[0];
-        for (; i + 32 <= n; i += 32)
-            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-        m = acc[0];
-        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m;
-        for (; i < n; i++) m = x[i] > m ? x[i] : m;
-        return m;
-    }
-
     FASTLOSS_CLONES static double fastloss_exp_sum_d(const double *x, double *out, ptrdiff_t n, double m)
     {
         ptrdiff_t i;
         for (i = 0; i < n; i++) out[i] = fl_exp_neg(x[i] - m);
         return fastloss_sum8_d(out, n);
-    }
-
-    FASTLOSS_CLONES static void fastloss_scale_sub_d(double *g, const double *w, ptrdiff_t n, double a, double b)
-    {
-        ptrdiff_t i;
-        if (w == NULL || b == 0.0)
-            for (i = 0; i < n; i++) g[i] = g[i] * a;
-        else
-            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i];
-    }
-
-    FASTLOSS_CLONES static void fastloss_max_update_d(double *mx, const double *x, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i];
-    }
-
-    FASTLOSS_CLONES static void fastloss_exp_acc_d(const double *x, const double *mx, double *out, double *se, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) {
-            double e = fl_exp_neg(x[i] - mx[i]);
-            out[i] = e;
-            se[i] += e;
-        }
-    }
-
-    FASTLOSS_CLONES static void fastloss_scale_sub_vec_d(double *g, const double *a, const double *b, double wc, ptrdiff_t n)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc;
     }
 
     /* multilabel_soft_margin_loss, one float64 row: fastloss_mlsm_row_f's formulas */
