@@ -4,13 +4,23 @@ import numpy as np
 from .._backend import array_module, to_host
 from .._threads import kernel_threads
 
-__all__ = ["threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
+__all__ = ["INT64", "plain_reduction",
+           "threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
            "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale", "sum_partials", "ones"]
 
 
 # Below this much work (elements touched) a kernel runs on one thread: waking the OpenMP team
 # costs microseconds, more than such a loop.
 PARALLEL_MIN_WORK = 32768
+
+
+INT64 = np.dtype(np.int64)
+
+
+def plain_reduction(size_average, reduce, reduction):
+    """Whether a call asks for 'mean' or 'sum' without torch's legacy arguments: the reductions
+    the common-case fast paths take (anything else goes through ``resolve_reduction``)."""
+    return size_average is None and reduce is None and (reduction == "mean" or reduction == "sum")
 
 
 def threads_for(work):

@@ -27,10 +27,12 @@ from .._validation import (
     index_bounds,
 )
 from ._common import (
+    INT64,
     finish_grad,
     finish_loss,
     ones,
     per_element_grad_output,
+    plain_reduction,
     reduced_grad_scale,
     sum_partials,
     threads_for,
@@ -285,7 +287,6 @@ def _class_index_loss(loss_name, kernel_name, input, target, weight, ignore_inde
     return loss, grads
 
 
-_INT64 = np.dtype(np.int64)
 _INT64_LIMIT = 2 ** 63
 
 
@@ -296,7 +297,7 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
     entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
     default. Returns None for any other call: the general path checks and computes it."""
     if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2 or target.ndim != 1
-            or target.dtype is not _INT64 or target.strides[0] != 8 or not input.flags.c_contiguous
+            or target.dtype is not INT64 or target.strides[0] != 8 or not input.flags.c_contiguous
             or (grad is not None and grad.grad_output is not None)):
         return None
     N, C = input.shape
@@ -326,8 +327,8 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
 
 def _fast_options(size_average, reduce, reduction, ignore_index):
     """Whether a class-index call's options allow :func:`_fast_class_index`."""
-    return (size_average is None and reduce is None and type(ignore_index) is int
-            and -_INT64_LIMIT <= ignore_index < _INT64_LIMIT and (reduction == "mean" or reduction == "sum"))
+    return (plain_reduction(size_average, reduce, reduction) and type(ignore_index) is int
+            and -_INT64_LIMIT <= ignore_index < _INT64_LIMIT)
 
 
 @loss_function(differentiable=("input",))

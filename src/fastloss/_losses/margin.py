@@ -23,7 +23,7 @@ from .._validation import (
     index_array,
     index_bounds,
 )
-from ._common import reduction_scale, sum_partials, threads_for
+from ._common import INT64, plain_reduction, reduction_scale, sum_partials, threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
 
@@ -52,9 +52,6 @@ def _finish_rows(rowloss, batch_shape, reduction, grad, out_dtype, gx, original)
     return loss, grads
 
 
-_INT64 = np.dtype(np.int64)
-
-
 def _fast_rows(kernel_name, input, target, reduction, grad, margin=1.0, p=1):
     """multi_margin_loss (``kernel_name`` 'multi_margin', no weight) and multilabel_margin_loss in
     the common case, without the general path's machinery (whose result it equals bit for bit):
@@ -62,7 +59,7 @@ def _fast_rows(kernel_name, input, target, reduction, grad, margin=1.0, p=1):
     the loss's shape with every entry in range, a reduced loss, grad_output at its default.
     Returns None for any other call: the general path checks and computes it."""
     if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2
-            or target.dtype is not _INT64 or not input.flags.c_contiguous or not target.flags.c_contiguous
+            or target.dtype is not INT64 or not input.flags.c_contiguous or not target.flags.c_contiguous
             or (grad is not None and grad.grad_output is not None)):
         return None
     N, C = input.shape
@@ -86,11 +83,6 @@ def _fast_rows(kernel_name, input, target, reduction, grad, margin=1.0, p=1):
     return loss if grad is None else (loss, {"input": gx} if want else {})
 
 
-def _reduced_options(size_average, reduce, reduction):
-    """Whether the options ask for a reduced loss in the plain way (:func:`_fast_rows`)."""
-    return size_average is None and reduce is None and (reduction == "mean" or reduction == "sum")
-
-
 @loss_function(differentiable=("input",))
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean", *, _grad=None):
@@ -105,7 +97,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     = w_y\,p\,z^{p-1}/C`, and :math:`\partial/\partial x_y` is minus the sum of those.
     """
     if (weight is None and type(p) is int and (p == 1 or p == 2) and type(margin) in (float, int)
-            and _reduced_options(size_average, reduce, reduction)):
+            and plain_reduction(size_average, reduce, reduction)):
         fast = _fast_rows("multi_margin", input, target, reduction, _grad, float(margin), p)
         if fast is not None:
             return fast
@@ -168,7 +160,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     :math:`i`, :math:`\partial/\partial x_j = -|\{i : 1 - x_j + x_i > 0\}|/C` for each target
     occurrence. Computed in O(C log C) per row (torch: O(|J| C)).
     """
-    if _reduced_options(size_average, reduce, reduction):
+    if plain_reduction(size_average, reduce, reduction):
         fast = _fast_rows("multilabel_margin", input, target, reduction, _grad)
         if fast is not None:
             return fast
