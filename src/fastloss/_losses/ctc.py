@@ -11,7 +11,7 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array, index_bounds
-from ._common import finish_grad, reduced_grad_scale, threads_for
+from ._common import finish_grad, finish_loss, reduced_grad_scale, sum_partials, threads_for
 
 
 def _lengths(value, name, batch):
@@ -181,20 +181,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         nll = xp.where(nll == np.inf, 0.0, nll)
     if reduction == "none":
         loss = xp.asarray(nll if batched else nll.reshape(())).astype(out_dtype)
-    elif xp is np and N <= _SMALL_BATCH:
-        # a few samples: a sum of Python floats in sample order (NumPy's reductions cost more
-        # here; IEEE arithmetic as NumPy's: inf - inf is nan, where math.fsum would raise)
-        values = nll.tolist()
-        if reduction == "mean":
-            values = [v / max(length, 1) for v, length in zip(values, tl.tolist())]
-        total = 0.0
-        for v in values:
-            total += v
-        loss = np.asarray(total / N if reduction == "mean" else total, dtype=out_dtype)
-    elif reduction == "sum":
-        loss = xp.asarray(nll.sum()).astype(out_dtype)
     else:
-        loss = xp.asarray((nll / xp.asarray(np.maximum(tl, 1))).sum() / N).astype(out_dtype)
+        # per-sample losses ('mean': each over its target length) summed in a fixed order
+        total = sum_partials(nll if reduction == "sum" else nll / xp.asarray(np.maximum(tl, 1)))
+        loss = finish_loss(total / N if reduction == "mean" else total, out_dtype)
     if _grad is None:
         return loss
     grads = {}
