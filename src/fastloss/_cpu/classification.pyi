@@ -80,3 +80,6 @@ def multilabel_soft_margin(
     partial: NDArray[Any],
     n_threads: int,
 ) -> Any: ...
+def class_index_small(
+    input: Any, target: Any, ignore_index: int, mean: bool, want_grad: bool, is_nll: bool
+) -> tuple[NDArray[Any], NDArray[Any] | None] | None: ...

@@ -27,7 +27,7 @@ cancellation of large logits). With probability targets y' = (1 - eps) y + eps /
     dloss/dy_j = (1 - eps) w_j (lse - x_j).
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport free
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from libc.stdint cimport int64_t
 import numpy as np
@@ -367,43 +367,51 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
                   long long ignore_index, double eps, floating[:, ::1] out, floating[:, :, ::1] grad,
                   const floating[:, ::1] go, double g_scale, double[::1] partial, int n_threads):
     """Class-index cross entropy, row layout (S == 1, class stride 1)."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
-    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating))
-    cdef bint store = out is not None, want_grad = grad is not None
-    cdef const floating* xb
-    cdef const floating* gob = NULL
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], c
     cdef const floating* wp = &w[0]
-    cdef floating* gb = NULL
+    cdef double W = 0
     cdef floating* outb = NULL
-    cdef double* pb = &partial[0]
-    cdef double W = 0, eps_c = eps / C, loss, se, swx, lse, wt, gm, a
-    cdef floating m, fa, fb
-    cdef floating* row
-    cdef floating* buf
-    cdef Py_ssize_t n, c
-    cdef int64_t ti
+    cdef floating* gb = NULL
+    cdef const floating* gob = NULL
     cdef FlGuard guard
-    cdef long long poll = fl_poll_mask(C)
     if N == 0:
         return
     if eps != 0:  # without smoothing only w_t counts: a NaN weight of an untargeted class must not leak in
         for c in range(C):
             W += wp[c]
-    xb = &x[0, 0, 0]
-    if want_grad:
-        gb = &grad[0, 0, 0]
-    if store:
+    if out is not None:
         outb = &out[0, 0]
+    if grad is not None:
+        gb = &grad[0, 0, 0]
     if go is not None:
         gob = &go[0, 0]
     fl_guard_init(&guard)
-    with nogil, parallel(num_threads=n_threads):
+    ce_rows_run(&x[0, 0, 0], es(x.strides[0], sizeof(floating)), N, C, &t[0, 0], wp, ignore_index, eps, W,
+                outb, gb, gob, g_scale, &partial[0], n_threads, &guard)
+    guard_raise(&guard)
+
+
+cdef void ce_rows_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t N, Py_ssize_t C, const int64_t* tb,
+                      const floating* wp, long long ignore_index, double eps, double W, floating* outb,
+                      floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
+                      FlGuard* guard) noexcept nogil:
+    """The loop of :func:`ce_index_rows` on raw pointers (also run by :func:`class_index_small`):
+    ``outb`` NULL sums each row's loss into ``pb``; ``gb`` NULL computes no gradient."""
+    cdef bint store = outb != NULL, want_grad = gb != NULL
+    cdef double eps_c = eps / C, loss, se, swx, lse, wt, gm
+    cdef floating m, fa, fb
+    cdef floating* row
+    cdef floating* buf = NULL
+    cdef Py_ssize_t n
+    cdef int64_t ti
+    cdef long long poll = fl_poll_mask(C)
+    with parallel(num_threads=n_threads):
         # exp scratch for the forward-only call (the gradient row serves when there is one)
-        buf = <floating*> fl_guard_alloc(&guard, 1 if want_grad else C, sizeof(floating))
+        buf = <floating*> fl_guard_alloc(guard, 1 if want_grad else C, sizeof(floating))
         for n in prange(N, schedule='static'):
-            if fl_guard_tick(&guard, n, poll):
+            if fl_guard_tick(guard, n, poll):
                 continue
-            ti = t[n, 0]
+            ti = tb[n]
             row = gb + n * C if want_grad else buf
             if ti == ignore_index:
                 if want_grad:
@@ -427,7 +435,6 @@ def ce_index_rows(const floating[:, :, :] x, const int64_t[:, ::1] t, const floa
             else:
                 pb[n] = loss
         free(buf)
-    guard_raise(&guard)
 
 
 def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] w,
@@ -729,35 +736,39 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     that size libc streams the zeros past the cache (non-temporal stores), which halves the memory
     traffic of this memory-bound gradient compared with a memset per row.
     """
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t xs0 = es(x.strides[0], sizeof(floating)), xs1 = es(x.strides[1], sizeof(floating))
-    cdef Py_ssize_t xs2 = es(x.strides[2], sizeof(floating))
-    cdef bint store = out is not None, want_grad = grad is not None
-    cdef const floating* xb
-    cdef const floating* gob = NULL
-    cdef const floating* wp = &w[0]
-    cdef const int64_t* tb = &t[0, 0]
-    cdef floating* gb = NULL
+    cdef Py_ssize_t N = x.shape[0], S = x.shape[2]
     cdef floating* outb = NULL
-    cdef double* pb = &partial[0]
+    cdef floating* gb = NULL
+    cdef const floating* gob = NULL
+    cdef FlGuard guard
+    if N == 0 or S == 0:
+        return
+    if out is not None:
+        outb = &out[0, 0]
+    if grad is not None:
+        gb = &grad[0, 0, 0]
+    if go is not None:
+        gob = &go[0, 0]
+    fl_guard_init(&guard)
+    nll_run(&x[0, 0, 0], es(x.strides[0], sizeof(floating)), es(x.strides[1], sizeof(floating)),
+            es(x.strides[2], sizeof(floating)), N, x.shape[1], S, &t[0, 0], &w[0], ignore_index,
+            outb, gb, gob, g_scale, &partial[0], n_threads, &guard)
+    guard_raise(&guard)
+
+
+cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, Py_ssize_t N, Py_ssize_t C,
+                  Py_ssize_t S, const int64_t* tb, const floating* wp, long long ignore_index, floating* outb,
+                  floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
+                  FlGuard* guard) noexcept nogil:
+    """The loop of :func:`nll` on raw pointers (also run by :func:`class_index_small`)."""
+    cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double total, loss
     cdef Py_ssize_t n, s, k, lo, hi, chunk
     cdef int64_t ti
-    cdef FlGuard guard
     cdef long long poll = fl_poll_mask(S)
-    if N == 0 or S == 0:
-        return
-    fl_guard_init(&guard)
-    xb = &x[0, 0, 0]
-    if want_grad:
-        gb = &grad[0, 0, 0]
-    if store:
-        outb = &out[0, 0]
-    if go is not None:
-        gob = &go[0, 0]
     if want_grad:
         chunk = (N + n_threads - 1) // n_threads
-        for k in prange(n_threads, nogil=True, schedule='static', num_threads=n_threads):
+        for k in prange(n_threads, schedule='static', num_threads=n_threads):
             lo = k * chunk
             hi = lo + chunk
             if hi > N:
@@ -767,8 +778,8 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     if S == 1 and not want_grad:
         # the (N, C) forward: one read per sample, nothing else (the general loop below costs
         # half as much again per sample)
-        for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
-            if fl_guard_tick(&guard, n, poll):
+        for n in prange(N, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(guard, n, poll):
                 continue
             ti = tb[n]
             loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
@@ -776,10 +787,9 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
                 outb[n] = <floating>loss
             else:
                 pb[n] = loss
-        guard_raise(&guard)
         return
-    for n in prange(N, nogil=True, schedule='static', num_threads=n_threads):
-        if fl_guard_tick(&guard, n, poll):
+    for n in prange(N, schedule='static', num_threads=n_threads):
+        if fl_guard_tick(guard, n, poll):
             continue
         total = 0
         for s in range(S):
@@ -796,7 +806,87 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
                 total = total + loss
         if not store:
             pb[n] = total
+
+
+# The small common call of nll_loss / class-index cross_entropy as one compiled step: at 8x10 the
+# Python checks, NumPy allocations and memoryview arguments of the general path cost several times
+# the loop itself.
+
+cdef enum:
+    SMALL_ROWS = 64        # _common._SMALL_SUM: up to it the row losses are added in order
+    SMALL_WORK = 32768     # _common.PARALLEL_MIN_WORK: below it the kernels run on one thread
+
+
+def class_index_small(input, target, long long ignore_index, bint mean, bint want_grad, bint is_nll):
+    """``(loss, grad)`` of nll_loss (``is_nll``) or class-index cross_entropy for the small common
+    call, or None for any other call (the general path then checks and computes it).
+
+    The common call: exact ndarrays; an aligned, native-order, C-contiguous ``(N, C)`` float32 or
+    float64 input with ``0 < N <= SMALL_ROWS`` and ``N * C < SMALL_WORK``; a C-contiguous native
+    int64 ``(N,)`` target whose entries all lie in ``[0, C)`` and differ from ``ignore_index``;
+    and (the caller's part) no weight, no smoothing, 'mean' or 'sum', grad_output at its default.
+    It runs the kernels' own row loops on one thread, as the general path does at this size, and
+    adds the row losses in order, as ``sum_partials`` does: the same bits. ``loss`` is a 0-d array
+    of the input's dtype; ``grad`` the input's gradient (None unless ``want_grad``)."""
+    if not cnp.PyArray_CheckExact(input) or not cnp.PyArray_CheckExact(target):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input, t = <cnp.ndarray>target
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(t) != 1:
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if ((typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or cnp.PyArray_TYPE(t) != cnp.NPY_INT64
+            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_ISALIGNED(x) or not cnp.PyArray_ISNOTSWAPPED(x)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(t) or not cnp.PyArray_ISALIGNED(t) or not cnp.PyArray_ISNOTSWAPPED(t)):
+        return None
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(x)
+    cdef Py_ssize_t N = dims[0], C = dims[1], n
+    if cnp.PyArray_DIMS(t)[0] != N or N == 0 or N > SMALL_ROWS or C == 0 or N * C >= SMALL_WORK:
+        return None
+    cdef const int64_t* tb = <const int64_t*> cnp.PyArray_DATA(t)
+    cdef int64_t ti
+    for n in range(N):
+        ti = tb[n]
+        if ti < 0 or ti >= C or ti == ignore_index:
+            return None
+    grad = cnp.PyArray_EMPTY(2, dims, typenum, 0) if want_grad else None
+    loss = cnp.PyArray_EMPTY(0, dims, typenum, 0)
+    cdef double g_scale = 1.0 / N if mean else 1.0
+    cdef void* gb = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)
+    cdef void* lb = cnp.PyArray_DATA(<cnp.ndarray>loss)
+    if typenum == cnp.NPY_FLOAT:
+        small_rows(<const float*> cnp.PyArray_DATA(x), N, C, tb, ignore_index, is_nll, mean, <float*> gb, g_scale,
+                   <float*> lb)
+    else:
+        small_rows(<const double*> cnp.PyArray_DATA(x), N, C, tb, ignore_index, is_nll, mean, <double*> gb, g_scale,
+                   <double*> lb)
+    return loss, grad
+
+
+cdef int small_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_t* tb, long long ignore_index,
+                    bint is_nll, bint mean, floating* gb, double g_scale, floating* loss) except -1:
+    """:func:`class_index_small`'s kernel call: unit weights, row losses summed in order."""
+    cdef double partial[SMALL_ROWS]
+    cdef double total = 0
+    cdef Py_ssize_t c, n
+    cdef FlGuard guard
+    cdef floating* w = <floating*> malloc(C * sizeof(floating))
+    if w == NULL:
+        raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
+                          f"could not be allocated)")
+    for c in range(C):
+        w[c] = 1
+    fl_guard_init(&guard)
+    with nogil:
+        if is_nll:
+            nll_run(xb, C, 1, 1, N, C, 1, tb, w, ignore_index, NULL, gb, NULL, g_scale, partial, 1, &guard)
+        else:
+            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, 1, &guard)
+    free(w)
     guard_raise(&guard)
+    for n in range(N):
+        total += partial[n]
+    loss[0] = <floating>(total / N if mean else total)
+    return 0
 
 
 cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,

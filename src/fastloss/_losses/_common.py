@@ -79,7 +79,12 @@ def sum_partials(partial):
     if type(partial) is not np.ndarray:
         return partial.sum()
     if partial.size <= _SMALL_SUM:
-        return float(sum(partial.tolist()))
+        # added in order, as the kernels' compiled small-call entries add them (not sum(): from
+        # Python 3.12 it compensates, which would make the two paths differ in the last bits)
+        total = 0.0
+        for value in partial.tolist():
+            total += value
+        return total
     return float(partial.sum())
 
 

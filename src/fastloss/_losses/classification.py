@@ -295,10 +295,20 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
     machinery (:func:`_class_index_loss`, whose result it equals bit for bit): NumPy arrays, a
     C-contiguous ``(N, C)`` float32/float64 input, a contiguous int64 ``(N,)`` target whose every
     entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
-    default. Returns None for any other call: the general path checks and computes it."""
+    default. Returns None for any other call: the general path checks and computes it. Small
+    calls take one compiled step (the kernels' ``class_index_small``), larger ones the kernel's
+    fused-type specialisation."""
+    if grad is not None and grad.grad_output is not None:
+        return None
+    want = grad is not None and grad.wants("input")
+    small = _backend.cpu_entry("classification", "class_index_small")
+    if small is not None:
+        result = small(input, target, ignore_index, reduction == "mean", want, kernel_name == "nll")
+        if result is not None:
+            loss, g = result
+            return loss if grad is None else (loss, {"input": g} if want else {})
     if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2 or target.ndim != 1
-            or target.dtype is not INT64 or target.strides[0] != 8 or not input.flags.c_contiguous
-            or (grad is not None and grad.grad_output is not None)):
+            or target.dtype is not INT64 or target.strides[0] != 8 or not input.flags.c_contiguous):
         return None
     N, C = input.shape
     if target.shape[0] != N or N == 0 or C == 0:
@@ -310,7 +320,6 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
     kernel = _backend.cpu_kernel("classification", "nll" if kernel_name == "nll" else "ce_index_rows", dtype)
     if kernel is None:
         return None
-    want = grad is not None and grad.wants("input")
     g = np.empty((N, C, 1), dtype=dtype) if want else None
     g_scale = 1.0 / N if reduction == "mean" else 1.0
     partial = np.zeros(N)

@@ -214,7 +214,7 @@ def _compute(spec, tensors, params, wanted, grad_output):
     its own arguments, which are well-formed here: ``wanted`` names differentiable arguments)."""
     kwargs = dict(zip(spec.params, params))
     for name, t in zip(spec.tensors, tensors):
-        kwargs[name] = None if t is None else _to_array(t)
+        kwargs[name] = t if t is None else _to_array(t)
     if spec.to_kwargs is not None:
         kwargs = spec.to_kwargs(kwargs)
     if not wanted:
@@ -362,19 +362,23 @@ def _eager_function(spec):
     # forward(ctx, ...) rather than a setup_context staticmethod: with one, apply() binds every
     # call's arguments with inspect.signature (microseconds that matter at this size). And the
     # gradients go straight onto ctx: the loss is the only output autograd has to wrap.
+    nt, n_params = len(spec.tensors), len(spec.params)
+    diff = tuple(zip(spec.differentiable, spec.diff_index))
+
+    # (No set_materialize_grads(False): the loss is the only output, so backward always gets its
+    # gradient.)
     def forward(ctx, *args):
-        tensors, params, wrt, _ = _split(spec, args)
-        wanted = [name for name, w in zip(spec.differentiable, wrt) if w]
+        tensors, params = args[:nt], args[nt:nt + n_params]
+        wanted = [name for name, w in zip(spec.differentiable, args[nt + n_params]) if w]
         loss, grads = _compute(spec, tensors, params, wanted, None)
-        ctx.set_materialize_grads(False)
         ctx.save_for_backward(*tensors)
         ctx.params = params
         ctx.grads = [_to_tensor(grads[name], tensors[i].dtype) if grads and name in grads else None
-                     for name, i in zip(spec.differentiable, spec.diff_index)]
+                     for name, i in diff]
         return _to_tensor(loss, _result_dtype(spec, tensors))
 
-    def backward(ctx, *grads):
-        return _backward(spec, op, ctx, *grads)
+    def backward(ctx, grad_loss):
+        return _backward(spec, op, ctx, grad_loss)
 
     return type(f"fastloss_{spec.name}", (torch.autograd.Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward)})
@@ -430,18 +434,20 @@ def call(name, tensors, params):
             _refuse_torch_only(spec, tensors)
     else:
         wrt = [False] * len(spec.diff_index)
-    if plain and _plain_eager():
+    # For plain tensors with no compiler tracing, autocast, dispatch mode or functorch transform
+    # the autograd.Function path is exact (the checks in line: this is every eager call's cost).
+    if (plain and not _is_compiling() and not _is_any_autocast_enabled() and not _len_torch_dispatch_stack()
+            and not _are_functorch_transforms_active()):
         if not graph:  # nothing to differentiate: the kernel alone
             return _to_tensor(_compute(spec, tensors, params, (), None)[0], _result_dtype(spec, tensors))
         return _APPLY[name](*[t if t is None else _unwrap_if_dead(t) for t in tensors], *params, wrt, None)
     return OPS[name](*tensors, *params, wrt, None)[0]
 
 
-def _plain_eager():
-    """For plain tensors: no compiler tracing, autocast, dispatch mode or functorch transform, so
-    the autograd.Function path is exact."""
-    return (not torch.compiler.is_compiling() and not torch._C._is_any_autocast_enabled()
-            and not torch._C._len_torch_dispatch_stack() and not torch._C._are_functorch_transforms_active())
+_is_compiling = torch.compiler.is_compiling
+_is_any_autocast_enabled = torch._C._is_any_autocast_enabled
+_len_torch_dispatch_stack = torch._C._len_torch_dispatch_stack
+_are_functorch_transforms_active = torch._C._are_functorch_transforms_active
 
 
 def _refuse_torch_only(spec, tensors):
