@@ -17,3 +17,14 @@ def ctc_loss(
     zero_infinity: bool,
     n_threads: int,
 ) -> Any: ...
+def common_case_setup(threads_for: Any) -> None: ...
+def common_case(
+    log_probs: Any,
+    targets: Any,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: Any,
+    reduction: Any,
+    zero_infinity: Any,
+    grad: Any,
+) -> Any: ...

@@ -60,6 +60,11 @@ from libc.math cimport INFINITY, NAN, isinf
 
 from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, sum_block, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_guard_stopped, fl_poll_mask, guard_raise)
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
 
 cdef extern from "fastloss_omp.h" nogil:
     int omp_get_num_threads()
@@ -1121,12 +1126,25 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     samples, longest first (work queue order). ``grad_scale[n]``: the factor of sample n's
     gradient (reduction and grad_output). Every index has been validated by the caller.
     """
-    cdef i64 T = log_probs.shape[0], N = log_probs.shape[1], C = log_probs.shape[2]
-    cdef Py_ssize_t ts = log_probs.strides[0] // sizeof(floating)
-    cdef Py_ssize_t ns = log_probs.strides[1] // sizeof(floating)
-    cdef Py_ssize_t cs = log_probs.strides[2] // sizeof(floating)
+    if log_probs.shape[1] == 0:
+        return
+    ctc_run(&log_probs[0, 0, 0], log_probs.shape[0], log_probs.shape[1], log_probs.shape[2],
+            log_probs.strides[0] // sizeof(floating), log_probs.strides[1] // sizeof(floating),
+            log_probs.strides[2] // sizeof(floating), &targets[0] if targets.shape[0] > 0 else NULL, &offsets[0],
+            &target_lengths[0], &input_lengths[0], &order[0], blank, &nll[0],
+            NULL if grad is None else &grad[0, 0, 0], &grad_scale[0] if grad_scale.shape[0] > 0 else NULL,
+            zero_infinity, n_threads)
+
+
+cdef int ctc_run(const floating* lp0, i64 T, i64 N, i64 C, Py_ssize_t ts, Py_ssize_t ns, Py_ssize_t cs,
+                 const i64* tptr, const i64* offsets, const i64* target_lengths, const i64* input_lengths,
+                 const i64* order, i64 blank, double* nll, floating* g0, const double* grad_scale,
+                 bint zero_infinity, int n_threads) except -1:
+    """:func:`ctc_loss` on raw pointers: ``lp0`` the (T, N, C) log-probs with strides ts, ns, cs
+    (elements), ``tptr`` the flat targets (NULL if empty), ``g0`` the C-contiguous gradient (NULL:
+    forward only; then ``grad_scale`` may be NULL)."""
     cdef Py_ssize_t gts = N * C
-    cdef bint want_grad = grad is not None
+    cdef bint want_grad = g0 != NULL
     cdef bint split, halves
     cdef i64 half, mid, e_lo, e_hi, o_lo, o_hi, ntask
     cdef double* hrow = NULL
@@ -1142,9 +1160,6 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef i64 Cw, r
     cdef i64 Lmax = 0, Tmax = 0, i, n, L, Tn, U
     cdef Py_ssize_t row_len, buf_len
-    cdef const floating* lp0
-    cdef const i64* tptr
-    cdef floating* g0 = NULL
     cdef double *work
     cdef double *y
     cdef double *ra
@@ -1176,8 +1191,6 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     cdef FlGuard guard
     cdef long long next_task = 0, left = 0
     cdef long long poll_rows = fl_poll_mask(C)
-    if N == 0:
-        return
     fl_guard_init(&guard)
     for n in range(N):
         if target_lengths[n] > Lmax:
@@ -1187,10 +1200,6 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     row_len = 2 * Lmax + 6
     # per thread: y, skip, acc, ra, rb, ucls, the emission cache, snap, yrow, mar, mbr (see below)
     buf_len = 5 * (Lmax + 3) + 5 * row_len + BLOCK_T * (Lmax + 3) + 5
-    lp0 = &log_probs[0, 0, 0]
-    tptr = &targets[0] if targets.shape[0] > 0 else NULL
-    if want_grad:
-        g0 = &grad[0, 0, 0]
     # With fewer samples than threads, the gradient's exp(log_probs) rows (the bulk of its work
     # when C is large) are written first by every thread, row by row; the per-sample sweeps then
     # only overwrite the classes of each target (``Cw = 0`` skips their full-row pass).
@@ -1395,4 +1404,160 @@ def ctc_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i6
     free(arrived)
     free(stab)
     free(slog)
-    guard_raise(&guard)
+    return guard_raise(&guard)
+
+
+# The common case, compiled (issue 11): plain arrays are checked, allocated for, run and reduced
+# here, with the results of the loss layer's general path (``_losses.ctc``) bit for bit (the same
+# sample order, team size, kernel, per-sample scales and partial sums); anything else is answered
+# None and the general path runs (and raises, for a call it refuses).
+cdef object _threads_for = None
+
+
+def common_case_setup(threads_for):
+    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
+    its threshold and the thread count live)."""
+    global _threads_for
+    _threads_for = threads_for
+
+
+cdef inline bint before(i64 a_cells, i64 a, i64 b_cells, i64 b) noexcept nogil:
+    """Sample a (of a_cells lattice cells) is taken before sample b: larger first, ties in order."""
+    return a_cells > b_cells or (a_cells == b_cells and a < b)
+
+
+def common_case(object log_probs, object targets, object input_lengths, object target_lengths, object blank,
+                object reduction, object zero_infinity, object grad):
+    """ctc_loss in the common case, as the general path computes it; None for any other call.
+
+    The common case: ``log_probs`` a C-contiguous (T, N, C) float32/float64 ndarray, not empty;
+    ``targets`` a C-contiguous padded (N, S) int64 ndarray, every used label (position below the
+    sample's target length) in [0, C); both lengths C-contiguous (N,) int64 ndarrays, input lengths
+    in [0, T], target lengths in [0, S]; ``blank`` an int in [0, C); ``reduction`` 'mean' or 'sum';
+    ``zero_infinity`` a bool; ``grad`` None or asking for the log_probs gradient without
+    grad_output. Returns the 0-d loss, or ``(loss, {'log_probs': gradient})`` with ``grad``.
+    """
+    cdef int typenum
+    cdef bint mean, want, zinf
+    cdef cnp.ndarray lp, tg, il_arr, tl_arr
+    cdef cnp.ndarray grad_out = None
+    cdef cnp.ndarray nll_arr = None
+    cdef cnp.ndarray order_arr = None
+    cdef cnp.npy_intp* dims
+    cdef i64 T, N, C, S, b, n, j, k, cells, work
+    cdef const i64* il
+    cdef const i64* tl
+    cdef const i64* tgp
+    cdef i64 small_order[SMALL_SUM]
+    cdef i64 small_cells[SMALL_SUM]
+    cdef double small_nll[SMALL_SUM]
+    cdef double small_scale[SMALL_SUM]
+    cdef i64* order = small_order
+    cdef double* nll = small_nll
+    cdef double* scales = small_scale
+    cdef i64 small_offsets[SMALL_SUM]
+    cdef i64* offsets = small_offsets
+    cdef int threads
+    cdef double total
+    if reduction == "mean":
+        mean = True
+    elif reduction == "sum":
+        mean = False
+    else:
+        return None
+    if zero_infinity is True:
+        zinf = True
+    elif zero_infinity is False:
+        zinf = False
+    else:
+        return None
+    if grad is None:
+        want = False
+    elif grad.grad_output is None and grad.wants("log_probs"):
+        want = True
+    else:
+        return None
+    if not cnp.PyArray_CheckExact(log_probs) or type(blank) is not int:
+        return None
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>log_probs)
+    if ((typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64) or not plain_array(log_probs, typenum, 3)
+            or not plain_array(targets, cnp.NPY_INT64, 2) or not plain_array(input_lengths, cnp.NPY_INT64, 1)
+            or not plain_array(target_lengths, cnp.NPY_INT64, 1)):
+        return None
+    lp = <cnp.ndarray>log_probs
+    tg = <cnp.ndarray>targets
+    il_arr = <cnp.ndarray>input_lengths
+    tl_arr = <cnp.ndarray>target_lengths
+    dims = cnp.PyArray_DIMS(lp)
+    T = dims[0]
+    N = dims[1]
+    C = dims[2]
+    S = cnp.PyArray_DIMS(tg)[1]
+    if (T == 0 or N == 0 or C == 0 or cnp.PyArray_DIMS(tg)[0] != N or cnp.PyArray_DIMS(il_arr)[0] != N
+            or cnp.PyArray_DIMS(tl_arr)[0] != N or not 0 <= blank < C):
+        return None
+    b = blank
+    il = <const i64*>cnp.PyArray_DATA(il_arr)
+    tl = <const i64*>cnp.PyArray_DATA(tl_arr)
+    tgp = <const i64*>cnp.PyArray_DATA(tg)
+    # the general path's checks: lengths in range, every used label in [0, C)
+    for n in range(N):
+        if il[n] < 0 or il[n] > T or tl[n] < 0 or tl[n] > S:
+            return None
+        for j in range(tl[n]):
+            if tgp[n * S + j] < 0 or tgp[n * S + j] >= C:
+                return None
+    if N > SMALL_SUM:
+        nll_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_FLOAT64, 0)
+        nll = <double*>cnp.PyArray_DATA(nll_arr)
+    # the samples by decreasing lattice size, ties in sample order (_losses.ctc._sample_order)
+    work = 0
+    if N <= SMALL_SUM:
+        for n in range(N):
+            cells = il[n] * (2 * tl[n] + 1)
+            work += cells
+            k = n
+            while k > 0 and before(cells, n, small_cells[k - 1], small_order[k - 1]):
+                small_cells[k] = small_cells[k - 1]
+                small_order[k] = small_order[k - 1]
+                k -= 1
+            small_cells[k] = cells
+            small_order[k] = n
+    else:
+        sizes = np.asarray(input_lengths) * (2 * np.asarray(target_lengths) + 1)
+        order_arr = np.argsort(-sizes, kind="stable").astype(np.int64)
+        order = <i64*>cnp.PyArray_DATA(order_arr)
+        work = int(sizes.sum())
+    threads = _threads_for(work)
+    if not want:
+        threads = max(1, min(threads, 2 * N))
+    if want:
+        grad_out = cnp.PyArray_EMPTY(3, dims, typenum, 0)
+    if N > SMALL_SUM:
+        offsets_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_INT64, 0)
+        offsets = <i64*>cnp.PyArray_DATA(offsets_arr)
+        if want:
+            scale_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_FLOAT64, 0)
+            scales = <double*>cnp.PyArray_DATA(scale_arr)
+    for n in range(N):
+        offsets[n] = n * S
+        if want:
+            # the reduction's factor of each sample's gradient (_losses.ctc._sample_grad_scales)
+            scales[n] = 1.0 / (<double>N * <double>(tl[n] if tl[n] > 1 else 1)) if mean else 1.0
+    if typenum == cnp.NPY_FLOAT32:
+        ctc_run(<const float*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1, tgp if N * S > 0 else NULL, offsets,
+                tl, il, order, b, nll, <float*>(cnp.PyArray_DATA(grad_out) if want else NULL),
+                scales if want else NULL, zinf, threads)
+    else:
+        ctc_run(<const double*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1, tgp if N * S > 0 else NULL, offsets,
+                tl, il, order, b, nll, <double*>(cnp.PyArray_DATA(grad_out) if want else NULL),
+                scales if want else NULL, zinf, threads)
+    # the reduction (_losses.ctc.ctc_loss): 'mean' sums each loss over its target length, then / N
+    for n in range(N):
+        if zinf and nll[n] == INFINITY:
+            nll[n] = 0.0
+        if mean:
+            nll[n] = nll[n] / <double>(tl[n] if tl[n] > 1 else 1)
+    total = partials_sum(nll, N, nll_arr)
+    loss = scalar_result(total / <double>N if mean else total, typenum)
+    return (loss, {"log_probs": grad_out}) if want else loss

@@ -24,3 +24,13 @@ def multilabel_margin(
     g_scale: float,
     n_threads: int,
 ) -> Any: ...
+def common_case_setup(threads_for: Any) -> None: ...
+def common_case(
+    multi: bool,
+    input: Any,
+    target: Any,
+    reduction: Any,
+    grad: Any,
+    p: Any = ...,
+    margin: Any = ...,
+) -> Any: ...

@@ -10,9 +10,13 @@ result does not depend on the thread count.
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport free
 from libc.stdint cimport int64_t
+cimport numpy as cnp
 
 from .kernel_utils cimport (floating, sum_block, FlGuard, fl_guard_init, fl_guard_alloc, fl_guard_tick, fl_poll_mask,
                             guard_raise)
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
+
+cnp.import_array()
 
 
 def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floating[::1] weight,
@@ -28,11 +32,21 @@ def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floa
     per-thread scratch row (and the gradient row), then ``sum_block`` adds them; the target's own
     term (``z = margin``) is zeroed before the sums, and its gradient is minus the row's sum.
     """
-    cdef Py_ssize_t rows = x.shape[0], C = x.shape[1]
+    if x.shape[0] == 0:
+        return
+    multi_margin_rows(&x[0, 0], x.shape[0], x.shape[1], &target[0], NULL if weight is None else &weight[0],
+                      margin, p, &rowloss[0], NULL if gx is None else &gx[0, 0], NULL if go is None else &go[0],
+                      g_scale, n_threads)
+
+
+cdef int multi_margin_rows(const floating* x, Py_ssize_t rows, Py_ssize_t C, const int64_t* target,
+                           const floating* weight, double margin, int p, double* rowloss, floating* gx,
+                           const floating* go, double g_scale, int n_threads) except -1:
+    """:func:`multi_margin` on raw pointers (NULL for an absent weight, gradient, grad_output)."""
     cdef Py_ssize_t r, i, t
-    cdef bint want_grad = gx is not None
-    cdef bint weighted = weight is not None
-    cdef bint per_row_go = go is not None
+    cdef bint want_grad = gx != NULL
+    cdef bint weighted = weight != NULL
+    cdef bint per_row_go = go != NULL
     cdef floating fmargin = <floating>margin
     cdef floating xt, z, wt, g, g2
     cdef const floating *xr
@@ -40,20 +54,18 @@ def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floa
     cdef floating *h
     cdef FlGuard guard
     cdef long long poll = fl_poll_mask(C)
-    if rows == 0:
-        return
     fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
         h = <floating*> fl_guard_alloc(&guard, C, sizeof(floating))
         for r in prange(rows, schedule='static'):
             if fl_guard_tick(&guard, r, poll):
                 continue
-            xr = &x[r, 0]
+            xr = x + r * C
             t = target[r]
             xt = fmargin - xr[t]
             wt = weight[t] if weighted else 1
             if want_grad:
-                gr = &gx[r, 0]
+                gr = gx + r * C
                 # torch's g = 1 / C (times the reduction scale and the row's grad_output) and the weight
                 g = <floating>(g_scale * (go[r] if per_row_go else 1.0) * wt / C)
                 g2 = g + g
@@ -83,7 +95,7 @@ def multi_margin(const floating[:, ::1] x, const int64_t[::1] target, const floa
             h[t] = 0
             rowloss[r] = sum_block(h, C) * wt / C
         free(h)
-    guard_raise(&guard)
+    return guard_raise(&guard)
 
 
 cdef enum:
@@ -193,10 +205,19 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
     ``d/dx[i] = count / C``, and, through a difference array over the sorted keys,
     ``d/dx[j] = -#{i : a_j + x[i] > 0} / C``.
     """
-    cdef Py_ssize_t rows = x.shape[0], C = x.shape[1]
+    if x.shape[0] == 0:
+        return
+    multilabel_margin_rows(&x[0, 0], x.shape[0], x.shape[1], &target[0, 0], &rowloss[0],
+                           NULL if gx is None else &gx[0, 0], NULL if go is None else &go[0], g_scale, n_threads)
+
+
+cdef int multilabel_margin_rows(const floating* x, Py_ssize_t rows, Py_ssize_t C, const int64_t* target,
+                                double* rowloss, floating* gx, const floating* go, double g_scale,
+                                int n_threads) except -1:
+    """:func:`multilabel_margin` on raw pointers (NULL for an absent gradient, grad_output)."""
     cdef Py_ssize_t r, i, k, T, lo, count
-    cdef bint want_grad = gx is not None
-    cdef bint per_row_go = go is not None
+    cdef bint want_grad = gx != NULL
+    cdef bint per_row_go = go != NULL
     cdef const floating *xr
     cdef const int64_t *yr
     cdef floating *gr
@@ -211,8 +232,6 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
     cdef Py_ssize_t *hits
     cdef FlGuard guard
     cdef long long poll = fl_poll_mask(8 * C)
-    if rows == 0:
-        return
     fl_guard_init(&guard)
     with nogil, parallel(num_threads=n_threads):
         is_target = <char*> fl_guard_alloc(&guard, C, sizeof(char))
@@ -225,8 +244,8 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
         for r in prange(rows, schedule='static'):
             if fl_guard_tick(&guard, r, poll):
                 continue
-            xr = &x[r, 0]
-            yr = &target[r, 0]
+            xr = x + r * C
+            yr = target + r * C
             T = 0
             while T < C and yr[T] >= 0:
                 T = T + 1
@@ -247,7 +266,7 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
             g = 0
             gr = NULL
             if want_grad:
-                gr = &gx[r, 0]
+                gr = gx + r * C
                 g = <floating>(g_scale * (go[r] if per_row_go else 1.0) / C)
             s = 0
             for i in range(C):
@@ -276,4 +295,117 @@ def multilabel_margin(const floating[:, ::1] x, const int64_t[:, ::1] target, do
         free(index)
         free(suffix)
         free(hits)
-    guard_raise(&guard)
+    return guard_raise(&guard)
+
+
+# The common case, compiled (issue 11): plain arrays are checked, allocated for, run and reduced
+# here, with the results of the loss layer's general path bit for bit (the same row loops, thread
+# count, partial sums and scaling); anything else is answered None and the general path runs.
+cdef object _threads_for = None
+
+
+def common_case_setup(threads_for):
+    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
+    its threshold and the thread count live)."""
+    global _threads_for
+    _threads_for = threads_for
+
+
+cdef inline int team_for(Py_ssize_t work) except -1:
+    return _threads_for(work)
+
+
+def common_case(bint multi, object input, object target, object reduction, object grad, object p=1,
+                object margin=1.0):
+    """multi_margin_loss without weight (``multi``) or multilabel_margin_loss in the common case,
+    as the general path computes it; None for any other call.
+
+    The common case: ``input`` a C-contiguous ``(N, C)`` float32/float64 ndarray, ``N, C > 0``;
+    ``target`` a C-contiguous int64 ndarray of shape ``(N,)`` (multi) or ``(N, C)`` with every entry
+    in ``[0, C)`` (multi) or ``[-1, C)``; ``reduction`` 'mean' or 'sum' (the caller has checked the
+    legacy arguments); ``grad`` None or asking for the input's gradient without grad_output; ``p``
+    the int 1 or 2 and ``margin`` a Python float or int (multi). Returns the 0-d loss, or
+    ``(loss, {'input': gradient})`` with ``grad``.
+    """
+    cdef int typenum
+    cdef int pp = 1
+    cdef double m = 1.0
+    cdef bint mean, want
+    cdef cnp.ndarray x, y
+    cdef cnp.ndarray gx = None
+    cdef cnp.ndarray partials = None
+    cdef Py_ssize_t N, C, i, count
+    cdef const int64_t* t
+    cdef int64_t low, high
+    cdef double buf[SMALL_SUM]
+    cdef double* rowloss = buf
+    cdef double scale
+    cdef void* g = NULL
+    if reduction == "mean":
+        mean = True
+    elif reduction == "sum":
+        mean = False
+    else:
+        return None
+    if grad is None:
+        want = False
+    elif grad.grad_output is None and grad.wants("input"):
+        want = True
+    else:
+        return None
+    if not cnp.PyArray_CheckExact(input):
+        return None
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>input)
+    if ((typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64) or not plain_array(input, typenum, 2)
+            or not plain_array(target, cnp.NPY_INT64, 1 if multi else 2)):
+        return None
+    x = <cnp.ndarray>input
+    y = <cnp.ndarray>target
+    N = cnp.PyArray_DIMS(x)[0]
+    C = cnp.PyArray_DIMS(x)[1]
+    if N == 0 or C == 0 or cnp.PyArray_DIMS(y)[0] != N or (not multi and cnp.PyArray_DIMS(y)[1] != C):
+        return None
+    if multi:
+        if type(p) is not int or not (p == 1 or p == 2):
+            return None
+        pp = p
+        if type(margin) is float:
+            m = margin
+        elif type(margin) is int:
+            try:
+                m = float(margin)
+            except OverflowError:
+                return None
+        else:
+            return None
+    # every class index in range (else the general path raises its IndexError)
+    t = <const int64_t*>cnp.PyArray_DATA(y)
+    count = N if multi else N * C
+    low = high = t[0]
+    for i in range(1, count):
+        low = t[i] if t[i] < low else low
+        high = t[i] if t[i] > high else high
+    if low < (0 if multi else -1) or high >= C:
+        return None
+    if N > SMALL_SUM:
+        partials = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_FLOAT64, 0)
+        rowloss = <double*>cnp.PyArray_DATA(partials)
+    if want:
+        gx = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(x), typenum, 0)
+        g = cnp.PyArray_DATA(gx)
+    scale = 1.0 / N if mean else 1.0
+    if multi:
+        if typenum == cnp.NPY_FLOAT32:
+            multi_margin_rows(<const float*>cnp.PyArray_DATA(x), N, C, t, <const float*>NULL, m, pp, rowloss,
+                              <float*>g, NULL, scale, team_for(N * C))
+        else:
+            multi_margin_rows(<const double*>cnp.PyArray_DATA(x), N, C, t, <const double*>NULL, m, pp, rowloss,
+                              <double*>g, NULL, scale, team_for(N * C))
+    elif typenum == cnp.NPY_FLOAT32:
+        multilabel_margin_rows(<const float*>cnp.PyArray_DATA(x), N, C, t, rowloss, <float*>g, NULL, scale,
+                               team_for(N * C * 8))
+    else:
+        multilabel_margin_rows(<const double*>cnp.PyArray_DATA(x), N, C, t, rowloss, <double*>g, NULL, scale,
+                               team_for(N * C * 8))
+    loss = scalar_result(partials_sum(rowloss, N, partials) * scale, typenum)
+    return (loss, {"input": gx}) if want else loss

@@ -1,10 +1,10 @@
 """Helpers every loss family shares: output finishing, grad_output handling, layout collapsing."""
 import numpy as np
 
-from .._backend import array_module, to_host
+from .._backend import array_module, gpu_emulated, kernels, to_host
 from .._threads import kernel_threads
 
-__all__ = ["INT64", "plain_reduction",
+__all__ = ["INT64", "plain_reduction", "common_case_entry",
            "threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
            "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale", "sum_partials", "ones"]
 
@@ -26,6 +26,23 @@ def plain_reduction(size_average, reduce, reduction):
 def threads_for(work):
     """The team size for a kernel call that touches ``work`` elements."""
     return 1 if work < PARALLEL_MIN_WORK else kernel_threads()
+
+
+_COMMON_CASES = {}
+
+
+def common_case_entry(module_name):
+    """The compiled common-case entry point (``common_case``) of the CPU kernel module
+    ``module_name``, its team-size policy (:func:`threads_for`) given; None while NumPy arrays go
+    to the GPU kernels (``FASTLOSS_GPU=emulate``): the loss's general path then runs."""
+    if gpu_emulated():
+        return None
+    entry = _COMMON_CASES.get(module_name)
+    if entry is None:
+        module = kernels(module_name)
+        module.common_case_setup(threads_for)
+        entry = _COMMON_CASES[module_name] = module.common_case
+    return entry
 
 
 def reduction_scale(reduction, count):

@@ -11,7 +11,7 @@ from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array, index_bounds
-from ._common import finish_grad, finish_loss, reduced_grad_scale, sum_partials, threads_for
+from ._common import common_case_entry, finish_grad, finish_loss, reduced_grad_scale, sum_partials, threads_for
 
 
 def _lengths(value, name, batch):
@@ -117,6 +117,16 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
     return lp, flat, offsets.astype(np.int64, copy=False), tl, il, blank, batched, originals["log_probs"], out_dtype, tg
 
 
+def _fast_ctc(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity, grad):
+    """ctc_loss in the common case, computed by the kernel module's compiled ``common_case`` (its
+    docstring: plain NumPy arrays, padded int64 targets, int64 lengths, every length and used label
+    in range, 'mean'/'sum', no grad_output), whose result equals the general path's bit for bit.
+    Returns None for any other call: the general path checks (and refuses) and computes it."""
+    entry = common_case_entry("ctc")
+    return None if entry is None else entry(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                                            zero_infinity, grad)
+
+
 @loss_function(differentiable=("log_probs",))
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False,
              *, _grad=None):
@@ -149,6 +159,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     reads out of bounds instead): a used target label outside [0, C), as an IndexError naming
     the sample and position.
     """
+    fast = _fast_ctc(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity, _grad)
+    if fast is not None:
+        return fast
     reduction = resolve_reduction(reduction)
     zero_infinity = as_bool(zero_infinity, "zero_infinity")
     lp, flat, offsets, tl, il, blank, batched, original, out_dtype, tg = _prepare(

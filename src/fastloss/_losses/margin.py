@@ -21,9 +21,8 @@ from .._validation import (
     compute_dtype,
     device_index_error,
     index_array,
-    index_bounds,
 )
-from ._common import INT64, plain_reduction, reduction_scale, sum_partials, threads_for
+from ._common import common_case_entry, threads_for
 from ._rows import reduce_rows, row_gradient_setup
 
 
@@ -52,35 +51,14 @@ def _finish_rows(rowloss, batch_shape, reduction, grad, out_dtype, gx, original)
     return loss, grads
 
 
-def _fast_rows(kernel_name, input, target, reduction, grad, margin=1.0, p=1):
-    """multi_margin_loss (``kernel_name`` 'multi_margin', no weight) and multilabel_margin_loss in
-    the common case, without the general path's machinery (whose result it equals bit for bit):
-    NumPy arrays, a C-contiguous ``(N, C)`` float32/float64 input, a C-contiguous int64 target of
-    the loss's shape with every entry in range, a reduced loss, grad_output at its default.
-    Returns None for any other call: the general path checks and computes it."""
-    if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2
-            or target.dtype is not INT64 or not input.flags.c_contiguous or not target.flags.c_contiguous
-            or (grad is not None and grad.grad_output is not None)):
-        return None
-    N, C = input.shape
-    multi = kernel_name == "multi_margin"
-    if N == 0 or C == 0 or target.shape != ((N,) if multi else (N, C)):
-        return None
-    low, high = index_bounds(target)
-    kernel = _backend.cpu_kernel("margin", kernel_name, input.dtype)
-    if kernel is None or low < (0 if multi else -1) or high >= C:
-        return None
-    want = grad is not None and grad.wants("input")
-    gx = np.empty((N, C), dtype=input.dtype) if want else None
-    scale = reduction_scale(reduction, N)
-    g_scale = 1.0 if grad is None else scale
-    rowloss = np.empty(N)
-    if multi:
-        kernel(input, target, None, margin, p, rowloss, gx, None, g_scale, threads_for(N * C))
-    else:
-        kernel(input, target, rowloss, gx, None, g_scale, threads_for(N * C * 8))
-    loss = np.asarray(sum_partials(rowloss) * scale, dtype=input.dtype)
-    return loss if grad is None else (loss, {"input": gx} if want else {})
+def _fast_rows(multi, input, target, reduction, grad, p=1, margin=1.0):
+    """multi_margin_loss without weight (``multi``) or multilabel_margin_loss in the common case,
+    computed by the kernel module's compiled ``common_case`` (its docstring: plain NumPy arrays,
+    indices in range, 'mean'/'sum', no grad_output), whose result equals the general path's bit
+    for bit. The caller has checked the legacy reduction arguments (and the weight). Returns None
+    for any other call: the general path checks and computes it."""
+    entry = common_case_entry("margin")
+    return None if entry is None else entry(multi, input, target, reduction, grad, p, margin)
 
 
 @loss_function(differentiable=("input",))
@@ -96,9 +74,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     Gradient, for each active term (:math:`z = m - x_y + x_i > 0`): :math:`\partial/\partial x_i
     = w_y\,p\,z^{p-1}/C`, and :math:`\partial/\partial x_y` is minus the sum of those.
     """
-    if (weight is None and type(p) is int and (p == 1 or p == 2) and type(margin) in (float, int)
-            and plain_reduction(size_average, reduce, reduction)):
-        fast = _fast_rows("multi_margin", input, target, reduction, _grad, float(margin), p)
+    if weight is None and size_average is None and reduce is None:
+        fast = _fast_rows(True, input, target, reduction, _grad, p, margin)
         if fast is not None:
             return fast
     name = "multi_margin_loss"
@@ -160,8 +137,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     :math:`i`, :math:`\partial/\partial x_j = -|\{i : 1 - x_j + x_i > 0\}|/C` for each target
     occurrence. Computed in O(C log C) per row (torch: O(|J| C)).
     """
-    if plain_reduction(size_average, reduce, reduction):
-        fast = _fast_rows("multilabel_margin", input, target, reduction, _grad)
+    if size_average is None and reduce is None:
+        fast = _fast_rows(False, input, target, reduction, _grad)
         if fast is not None:
             return fast
     name = "multilabel_margin_loss"
