@@ -105,19 +105,6 @@ _SPECIALISED = {}
 _FUSED_NAMES = {"f": "float", "d": "double"}
 
 
-def cpu_entry(module_name, name):
-    """The compiled common-case entry point ``name`` of ``module_name`` (one function for both
-    dtypes: it returns None for calls it does not take); None while NumPy arrays go to the GPU
-    kernels (``FASTLOSS_GPU=emulate``)."""
-    if gpu_emulated():
-        return None
-    key = (module_name, name, None)
-    entry = _SPECIALISED.get(key)
-    if entry is None:
-        entry = _SPECIALISED[key] = getattr(kernels(module_name), name)
-    return entry
-
-
 def cpu_kernel(module_name, kernel_name, dtype):
     """The CPU kernel ``kernel_name`` of ``module_name`` specialised for ``dtype`` (float32 or
     float64), for the common case's fast paths: a fused-type kernel called as is makes Cython

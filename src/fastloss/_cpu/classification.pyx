@@ -35,11 +35,13 @@ cimport numpy as cnp
 
 from .kernel_utils cimport (floating, f_log, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_poll_mask, guard_raise)
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
 
 cnp.import_array()
 
 cdef enum:
     SBLOCK = 256
+    NLL_SAMPLE_WORK = 16   # _losses.classification.NLL_SAMPLE_WORK: an nll forward's work per sample
 
 
 cdef extern from *:
@@ -808,66 +810,67 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             pb[n] = total
 
 
-# The small common call of nll_loss / class-index cross_entropy as one compiled step: at 8x10 the
+# The common call of nll_loss / class-index cross_entropy as one compiled step: at 8x10 the
 # Python checks, NumPy allocations and memoryview arguments of the general path cost several times
 # the loop itself.
 
-cdef enum:
-    SMALL_ROWS = 64        # _common._SMALL_SUM: up to it the row losses are added in order
-    SMALL_WORK = 32768     # _common.PARALLEL_MIN_WORK: below it the kernels run on one thread
+cdef object _threads_for = None
 
 
-def class_index_small(input, target, long long ignore_index, bint mean, bint want_grad, bint is_nll):
-    """``(loss, grad)`` of nll_loss (``is_nll``) or class-index cross_entropy for the small common
-    call, or None for any other call (the general path then checks and computes it).
+def common_case_setup(threads_for):
+    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
+    its threshold and the thread count live)."""
+    global _threads_for
+    _threads_for = threads_for
 
-    The common call: exact ndarrays; an aligned, native-order, C-contiguous ``(N, C)`` float32 or
-    float64 input with ``0 < N <= SMALL_ROWS`` and ``N * C < SMALL_WORK``; a C-contiguous native
-    int64 ``(N,)`` target whose entries all lie in ``[0, C)`` and differ from ``ignore_index``;
-    and (the caller's part) no weight, no smoothing, 'mean' or 'sum', grad_output at its default.
-    It runs the kernels' own row loops on one thread, as the general path does at this size, and
-    adds the row losses in order, as ``sum_partials`` does: the same bits. ``loss`` is a 0-d array
-    of the input's dtype; ``grad`` the input's gradient (None unless ``want_grad``)."""
-    if not cnp.PyArray_CheckExact(input) or not cnp.PyArray_CheckExact(target):
+
+def common_case(input, target, long long ignore_index, bint mean, bint want_grad, bint is_nll):
+    """``(loss, grad)`` of nll_loss (``is_nll``) or class-index cross_entropy in the common case,
+    or None for any other call (the general path then checks and computes it).
+
+    The common case: an aligned, native-order, C-contiguous ``(N, C)`` float32 or float64 ndarray
+    input with ``0 < N <= SMALL_SUM`` and ``C > 0``; a C-contiguous native int64 ``(N,)`` target
+    whose entries all lie in ``[0, C)`` and differ from ``ignore_index``; and (the caller's part)
+    no weight, no smoothing, 'mean' or 'sum', grad_output at its default. It runs the general
+    path's row loops with its team size and adds the row losses as ``sum_partials`` does: the same
+    bits. ``loss`` is a 0-d array of the input's dtype; ``grad`` the input's gradient (None unless
+    ``want_grad``)."""
+    if not cnp.PyArray_CheckExact(input):
         return None
-    cdef cnp.ndarray x = <cnp.ndarray>input, t = <cnp.ndarray>target
-    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(t) != 1:
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>input)
+    if ((typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64) or not plain_array(input, typenum, 2)
+            or not plain_array(target, cnp.NPY_INT64, 1)):
         return None
-    cdef int typenum = cnp.PyArray_TYPE(x)
-    if ((typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or cnp.PyArray_TYPE(t) != cnp.NPY_INT64
-            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_ISALIGNED(x) or not cnp.PyArray_ISNOTSWAPPED(x)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(t) or not cnp.PyArray_ISALIGNED(t) or not cnp.PyArray_ISNOTSWAPPED(t)):
-        return None
-    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>input)
     cdef Py_ssize_t N = dims[0], C = dims[1], n
-    if cnp.PyArray_DIMS(t)[0] != N or N == 0 or N > SMALL_ROWS or C == 0 or N * C >= SMALL_WORK:
+    if cnp.PyArray_DIMS(<cnp.ndarray>target)[0] != N or N == 0 or N > SMALL_SUM or C == 0:
         return None
-    cdef const int64_t* tb = <const int64_t*> cnp.PyArray_DATA(t)
+    cdef const int64_t* tb = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray>target)
     cdef int64_t ti
     for n in range(N):
         ti = tb[n]
         if ti < 0 or ti >= C or ti == ignore_index:
             return None
+    # the general path's team sizes (nll's forward touches one entry per sample)
+    cdef int threads = _threads_for(N * C if want_grad or not is_nll else N * NLL_SAMPLE_WORK)
     grad = cnp.PyArray_EMPTY(2, dims, typenum, 0) if want_grad else None
-    loss = cnp.PyArray_EMPTY(0, dims, typenum, 0)
     cdef double g_scale = 1.0 / N if mean else 1.0
     cdef void* gb = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)
-    cdef void* lb = cnp.PyArray_DATA(<cnp.ndarray>loss)
-    if typenum == cnp.NPY_FLOAT:
-        small_rows(<const float*> cnp.PyArray_DATA(x), N, C, tb, ignore_index, is_nll, mean, <float*> gb, g_scale,
-                   <float*> lb)
+    cdef double total
+    if typenum == cnp.NPY_FLOAT32:
+        total = common_rows(<const float*> cnp.PyArray_DATA(<cnp.ndarray>input), N, C, tb, ignore_index, is_nll,
+                            <float*> gb, g_scale, threads)
     else:
-        small_rows(<const double*> cnp.PyArray_DATA(x), N, C, tb, ignore_index, is_nll, mean, <double*> gb, g_scale,
-                   <double*> lb)
-    return loss, grad
+        total = common_rows(<const double*> cnp.PyArray_DATA(<cnp.ndarray>input), N, C, tb, ignore_index, is_nll,
+                            <double*> gb, g_scale, threads)
+    return scalar_result(total / N if mean else total, typenum), grad
 
 
-cdef int small_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_t* tb, long long ignore_index,
-                    bint is_nll, bint mean, floating* gb, double g_scale, floating* loss) except -1:
-    """:func:`class_index_small`'s kernel call: unit weights, row losses summed in order."""
-    cdef double partial[SMALL_ROWS]
-    cdef double total = 0
-    cdef Py_ssize_t c, n
+cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_t* tb, long long ignore_index,
+                        bint is_nll, floating* gb, double g_scale, int threads) except? -1.0:
+    """:func:`common_case`'s kernel call with unit weights: the summed row losses."""
+    cdef double partial[SMALL_SUM]
+    cdef Py_ssize_t c
     cdef FlGuard guard
     cdef floating* w = <floating*> malloc(C * sizeof(floating))
     if w == NULL:
@@ -878,15 +881,12 @@ cdef int small_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_
     fl_guard_init(&guard)
     with nogil:
         if is_nll:
-            nll_run(xb, C, 1, 1, N, C, 1, tb, w, ignore_index, NULL, gb, NULL, g_scale, partial, 1, &guard)
+            nll_run(xb, C, 1, 1, N, C, 1, tb, w, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
         else:
-            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, 1, &guard)
+            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
     free(w)
     guard_raise(&guard)
-    for n in range(N):
-        total += partial[n]
-    loss[0] = <floating>(total / N if mean else total)
-    return 0
+    return partials_sum(partial, N, None)
 
 
 cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,

@@ -28,6 +28,7 @@ from .._validation import (
 )
 from ._common import (
     INT64,
+    common_case_entry,
     finish_grad,
     finish_loss,
     ones,
@@ -295,15 +296,15 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
     machinery (:func:`_class_index_loss`, whose result it equals bit for bit): NumPy arrays, a
     C-contiguous ``(N, C)`` float32/float64 input, a contiguous int64 ``(N,)`` target whose every
     entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
-    default. Returns None for any other call: the general path checks and computes it. Small
-    calls take one compiled step (the kernels' ``class_index_small``), larger ones the kernel's
-    fused-type specialisation."""
+    default. Returns None for any other call: the general path checks and computes it. Up to 64
+    samples this is one compiled step (the kernel module's ``common_case``), above it the kernel's
+    fused-type specialisation called from here."""
     if grad is not None and grad.grad_output is not None:
         return None
     want = grad is not None and grad.wants("input")
-    small = _backend.cpu_entry("classification", "class_index_small")
-    if small is not None:
-        result = small(input, target, ignore_index, reduction == "mean", want, kernel_name == "nll")
+    entry = common_case_entry("classification")
+    if entry is not None:
+        result = entry(input, target, ignore_index, reduction == "mean", want, kernel_name == "nll")
         if result is not None:
             loss, g = result
             return loss if grad is None else (loss, {"input": g} if want else {})
