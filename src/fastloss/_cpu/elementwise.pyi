@@ -459,3 +459,15 @@ def gaussian_nll(
     eps: float,
     const: float,
 ) -> Any: ...
+def common_case_setup(threads_for: Any, parallel_min_work: int) -> None: ...
+def common_case(
+    kernel: str,
+    reduction: Any,
+    grad: Any,
+    names: tuple[str, ...],
+    a: Any,
+    b: Any,
+    c: Any = ...,
+    p0: Any = ...,
+    p1: Any = ...,
+) -> Any: ...

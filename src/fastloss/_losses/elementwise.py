@@ -12,6 +12,7 @@ from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
 from .._validation import as_bool, as_float, broadcast_shape, check_same_shape, float_operands, warn_if_sizes_differ
 from ._common import (
+    PARALLEL_MIN_WORK,
     collapse_2d,
     empty_in_order,
     finish_grad,
@@ -122,6 +123,35 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
     return loss, grads
 
 
+# ------------------------------------------------------------------------------------------------
+# The common case, compiled (issue 11): each loss below first offers its call to ``_common_case``
+# when its own options are at their defaults; the kernel module's ``common_case`` checks the arrays
+# in C and runs the kernel's loop, or answers None and the general path (run_elementwise) runs.
+
+_common_entry = None  # the kernel module's ``common_case``, once loaded
+
+
+def _common_case(kernel, reduction, grad, names, a, b, c=None, p0=None, p1=None):
+    """The loss (``(loss, grads)`` with ``grad``) of ``kernel`` in the common case, else None.
+
+    The common case: NumPy arrays ``a, b[, c]`` (the kernel's operands, in its order) of one shape,
+    all C-contiguous, of one dtype, float32 or float64; ``reduction`` 'mean' or 'sum' (or kl_div's
+    'batchmean'); ``grad`` None or without grad_output; the scalar parameters ``p0[, p1]`` Python
+    floats (or ints). The caller has checked that its other options are at their defaults. The
+    result equals :func:`run_elementwise`'s bit for bit (the same loop, thread count and sums).
+    None for any other call, and for one whose elements fail the kernel's check: the general path
+    then checks it and raises with its own message.
+    """
+    global _common_entry
+    if _backend.gpu_emulated():
+        return None
+    if _common_entry is None:
+        module = _backend.kernels("elementwise")
+        module.common_case_setup(threads_for, PARALLEL_MIN_WORK)
+        _common_entry = module.common_case
+    return _common_entry(kernel, reduction, grad, names, a, b, c, p0, p1)
+
+
 def _prologue(named, reduction, size_average, reduce, allow_integer=("target",), warn=False,
               allowed=REDUCTIONS, promote=None, zero_dim_promotes=False):
     """The shared start of every loss here: reduction, coercion, torch's size warning.
@@ -153,6 +183,9 @@ def _pair(arrays):
 
 
 _PAIR = ("input", "target")
+_INPUT = ("input",)
+_RANKING = ("input1", "input2", "target")
+_GAUSSIAN = ("input", "target", "var")
 
 # allow_integer for losses that take integer and bool arrays for every operand (torch promotes them)
 _ANY_NUMERIC = ("input", "target", "weight", "input1", "input2")
@@ -197,6 +230,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     Gradient: :math:`\partial\ell/\partial x = 2 w (x - y)`, :math:`\partial\ell/\partial y = -2 w (x - y)`;
     torch differentiates the weight too: :math:`(x - y)^2` (minus the mean, over sum(w), for 'mean').
     """
+    if weight is None and size_average is None and reduce is None:
+        fast = _common_case("mse", reduction, _grad, _PAIR, input, target)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, _ANY_NUMERIC,
         warn=True, zero_dim_promotes=True)
@@ -212,6 +249,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     Gradient: :math:`\partial\ell/\partial x = w\,\mathrm{sign}(x - y)` (0 at 0),
     :math:`\partial\ell/\partial y = -w\,\mathrm{sign}(x - y)`; weight as in :func:`mse_loss`.
     """
+    if weight is None and size_average is None and reduce is None:
+        fast = _common_case("l1", reduction, _grad, _PAIR, input, target)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, _ANY_NUMERIC,
         warn=True, zero_dim_promotes=True)
@@ -229,6 +270,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     Gradient: :math:`\partial\ell/\partial x = d/\beta` where :math:`|d| < \beta`, else
     :math:`\mathrm{sign}(d)`; :math:`\partial\ell/\partial y = -\partial\ell/\partial x`.
     """
+    if size_average is None and reduce is None and type(beta) is float and beta > 0.0:
+        fast = _common_case("smooth_l1", reduction, _grad, _PAIR, input, target, None, beta)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, reduction, size_average, reduce, _ANY_NUMERIC, warn=True,
         zero_dim_promotes=True)
@@ -251,6 +296,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, _grad
     :math:`w\,\delta\,\mathrm{sign}(d)`; :math:`\partial\ell/\partial y = -\partial\ell/\partial x`;
     :math:`\partial\ell/\partial w` is the unweighted loss (torch differentiates the weight here).
     """
+    if weight is None and type(delta) is float and delta > 0.0:
+        fast = _common_case("huber", reduction, _grad, _PAIR, input, target, None, delta)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, None, None, ("target", "weight"),
         warn=True, promote=("input", "weight"))
@@ -269,6 +318,10 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
     Gradient: :math:`\partial\ell/\partial x = -y\,\sigma(-y x)`.
     """
+    if size_average is None and reduce is None:
+        fast = _common_case("soft_margin", reduction, _grad, _INPUT, input, target)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, reduction, size_average, reduce, promote=("input",))
     return run_elementwise("soft_margin_loss", "soft_margin", _pair(arrays), originals, ("input",), reduction,
@@ -285,6 +338,10 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
     Gradient: :math:`\partial\ell/\partial x = [y \ne -1] - [y \ne 1][\Delta - x \ge 0]`.
     """
+    if size_average is None and reduce is None:
+        fast = _common_case("hinge_embedding", reduction, _grad, _INPUT, input, target, None, margin)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, reduction, size_average, reduce, promote=("input",))
     margin = as_float(margin, "margin")
@@ -303,6 +360,10 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     Gradient (where :math:`-y(x_1 - x_2) + \Delta \ge 0`, else 0): :math:`\partial/\partial x_1 = -y`,
     :math:`\partial/\partial x_2 = y`, :math:`\partial/\partial y = -(x_1 - x_2)`.
     """
+    if size_average is None and reduce is None:
+        fast = _common_case("margin_ranking", reduction, _grad, _RANKING, input1, input2, target, margin)
+        if fast is not None:
+            return fast
     named = {"input1": input1, "input2": input2, "target": target}
     reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce, tuple(named))
     _refuse_bool(originals["target"], "target", "margin_ranking_loss")
@@ -328,6 +389,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     Gradient: :math:`\partial\ell/\partial x = w (x - y) / \max(x (1 - x), 10^{-12})`,
     :math:`\partial\ell/\partial y = w\,[\log(1 - x) - \log x]` (unclamped, as torch).
     """
+    if weight is None and size_average is None and reduce is None:
+        fast = _common_case("bce", reduction, _grad, _PAIR, input, target)  # None for entries outside [0, 1]
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target, "weight": weight}, reduction, size_average, reduce, ("weight",),
         promote=("input", "target"))
@@ -360,6 +425,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     Gradient: :math:`\partial\ell/\partial x = w\,[(1 - y) - (1 + (p - 1) y)\,\sigma(-x)]`,
     :math:`\partial\ell/\partial y = -w\,[x + (p - 1) \log\sigma(x)]`.
     """
+    if weight is None and pos_weight is None and size_average is None and reduce is None:
+        fast = _common_case("bce_logits", reduction, _grad, _PAIR, input, target)
+        if fast is not None:
+            return fast
     named = {"input": input, "target": target, "weight": weight, "pos_weight": pos_weight}
     # torch computes in the target's dtype: the input and the weights do not promote it
     reduction, arrays, originals, out_dtype = _prologue(named, reduction, size_average, reduce,
@@ -400,6 +469,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       UserWarning, stacklevel=3)
+    if not legacy and type(log_target) is bool:
+        fast = _common_case("kl_div_log" if log_target else "kl_div", reduction, _grad, _PAIR, input, target)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, "sum" if batchmean else reduction, size_average, reduce,
         allow_integer=(), allowed=REDUCTIONS + ("batchmean",))
@@ -429,6 +502,11 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     :math:`\log y + 1/(2y)` where the Stirling term applies; torch's autograd through the masked
     term gives NaN for :math:`y \le 0` with ``full``, mirrored here.
     """
+    if size_average is None and reduce is None and type(log_input) is bool and type(full) is bool:
+        fast = _common_case(("poisson_log" if log_input else "poisson") + ("_full" if full else ""), reduction,
+                            _grad, _PAIR, input, target, None, eps)
+        if fast is not None:
+            return fast
     reduction, arrays, originals, out_dtype = _prologue(
         {"input": input, "target": target}, reduction, size_average, reduce, _ANY_NUMERIC)
     kernel = ("poisson" + ("_log" if as_bool(log_input, "log_input") else "")
@@ -456,6 +534,11 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     Gradient: :math:`\partial\ell/\partial x = (x - y)/v`, :math:`\partial\ell/\partial y = -(x - y)/v`,
     :math:`\partial\ell/\partial var = \tfrac12 (1/v - (x - y)^2/v^2)`.
     """
+    if type(full) is bool:
+        fast = _common_case("gaussian_nll", reduction, _grad, _GAUSSIAN, input, target, var, eps,
+                            _HALF_LOG_2PI if full else 0.0)  # None for a negative var entry
+        if fast is not None:
+            return fast
     named = {"input": input, "target": target, "var": var}
     if isinstance(var, float):
         if var < 0:
