@@ -12,8 +12,8 @@ from .._autograd import loss_function
 from .._reduction import REDUCTIONS, resolve_reduction
 from .._validation import as_bool, as_float, broadcast_shape, check_same_shape, float_operands, warn_if_sizes_differ
 from ._common import (
-    PARALLEL_MIN_WORK,
     collapse_2d,
+    common_case_entry,
     empty_in_order,
     finish_grad,
     per_element_grad_output,
@@ -128,9 +128,6 @@ def run_elementwise(loss_name, kernel_name, operands, originals, grad_names, red
 # when its own options are at their defaults; the kernel module's ``common_case`` checks the arrays
 # in C and runs the kernel's loop, or answers None and the general path (run_elementwise) runs.
 
-_common_entry = None  # the kernel module's ``common_case``, once loaded
-
-
 def _common_case(kernel, reduction, grad, names, a, b, c=None, p0=None, p1=None):
     """The loss (``(loss, grads)`` with ``grad``) of ``kernel`` in the common case, else None.
 
@@ -142,14 +139,10 @@ def _common_case(kernel, reduction, grad, names, a, b, c=None, p0=None, p1=None)
     None for any other call, and for one whose elements fail the kernel's check: the general path
     then checks it and raises with its own message.
     """
-    global _common_entry
-    if _backend.gpu_emulated():
+    entry = common_case_entry("elementwise")
+    if entry is None:
         return None
-    if _common_entry is None:
-        module = _backend.kernels("elementwise")
-        module.common_case_setup(threads_for, PARALLEL_MIN_WORK)
-        _common_entry = module.common_case
-    return _common_entry(kernel, reduction, grad, names, a, b, c, p0, p1)
+    return entry(kernel, reduction, grad, names, a, b, c, p0, p1)
 
 
 def _prologue(named, reduction, size_average, reduce, allow_integer=("target",), warn=False,
