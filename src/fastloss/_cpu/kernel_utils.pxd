@@ -17,6 +17,7 @@ cdef extern from "vecmath.h" nogil:
     float fl_log1pf_m1(float x)
     double fl_log1p_unit(double x)
     float fl_log1pf_unit(float x)
+    float fl_log1pf_unit_fast(float x)
 
 # The stop flag a kernel's team shares (fastloss_guard.h): failed mallocs and Ctrl-C. The pattern,
 # the same in every kernel:
@@ -107,6 +108,15 @@ cdef inline floating f_log1p_unit(floating v) noexcept nogil:
     """log1p for 0 <= v <= 1 (or NaN): f_log1p's value without its special cases (softplus)."""
     if floating is float:
         return fl_log1pf_unit(v)
+    else:
+        return fl_log1p_unit(v)
+
+
+cdef inline floating f_log1p_unit_fast(floating v) noexcept nogil:
+    """f_log1p_unit in fewer operations for float32 (<= 1.2 ulp instead of 0.9: softplus in the
+    float32 losses, far inside their tolerance); float64 is f_log1p_unit."""
+    if floating is float:
+        return fl_log1pf_unit_fast(v)
     else:
         return fl_log1p_unit(v)
 

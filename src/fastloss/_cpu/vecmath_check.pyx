@@ -11,7 +11,7 @@ scalar functions, as the baseline to compare speed against.
 from libc.math cimport exp, expf, log, logf, log1p, log1pf
 import numpy as np
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_exp_neg, f_log1p_m1, f_log1p_unit
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_exp_neg, f_log1p_m1, f_log1p_unit, f_log1p_unit_fast
 
 
 cdef inline void _exp_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
@@ -48,6 +48,12 @@ cdef inline void _log1p_unit_loop(const floating* x, floating* y, Py_ssize_t n) 
     cdef Py_ssize_t i
     for i in range(n):
         y[i] = f_log1p_unit(x[i])
+
+
+cdef inline void _log1p_unit_fast_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = f_log1p_unit_fast(x[i])
 
 
 cdef inline void _libm_loop(const floating* x, floating* y, Py_ssize_t n, int which) noexcept nogil:
@@ -105,6 +111,11 @@ def log1p_unit_(const floating[::1] x, floating[::1] out):
         _log1p_unit_loop(&x[0], &out[0], x.shape[0])
 
 
+def log1p_unit_fast_(const floating[::1] x, floating[::1] out):
+    with nogil:
+        _log1p_unit_fast_loop(&x[0], &out[0], x.shape[0])
+
+
 def libm_(const floating[::1] x, floating[::1] out, int which):
     with nogil:
         _libm_loop(&x[0], &out[0], x.shape[0], which)
@@ -149,6 +160,11 @@ def vlog1p_m1(x, out=None):
 def vlog1p_unit(x, out=None):
     """log1p for 0 <= x <= 1 (softplus's log1p(exp(-|z|))) with fl_log1p_unit / fl_log1pf_unit."""
     return _run(log1p_unit_, x, out)
+
+
+def vlog1p_unit_fast(x, out=None):
+    """log1p for 0 <= x <= 1 with f_log1p_unit_fast (float32: fl_log1pf_unit_fast; float64: fl_log1p_unit)."""
+    return _run(log1p_unit_fast_, x, out)
 
 
 _LIBM = {"exp": 0, "log": 1, "log1p": 2}
