@@ -256,14 +256,15 @@ def _setup_context(spec, ctx, inputs, output):
     ctx.grads = [g if w else None for g, w in zip(output[1:], inputs[nt + len(spec.params)])]
 
 
-def _backward(spec, op, ctx, grad_loss, *_grad_of_grads):
-    result = [None] * (len(spec.tensors) + len(spec.params) + 2)
+def _backward(spec, op, ctx, grad_loss, n_out):
+    """The gradients of the op's (or the eager Function's: ``n_out`` arguments) inputs."""
+    result = [None] * n_out
     if grad_loss is None:
         return tuple(result)
     needs = ctx.needs_input_grad
     reduced = ctx.params[spec.reduction_index] != "none"
     saved, ctx.grads = ctx.grads, None
-    eager = _eager(grad_loss)
+    eager = type(grad_loss) is torch.Tensor and not _are_functorch_transforms_active()  # see _eager
     # loss.backward() passes grad_output = 1: the saved gradients are the answer, no pass over them
     unit = eager and reduced and saved is not None and grad_loss.item() == 1.0
     missing = []
@@ -329,8 +330,10 @@ def _define(spec):
     def fake(*args):
         return _fake(spec, *args)
 
-    def backward(ctx, *grads):
-        return _backward(spec, overload, ctx, *grads)
+    n_out = len(spec.tensors) + len(spec.params) + 2
+
+    def backward(ctx, grad_loss, *_grads_of_grads):
+        return _backward(spec, overload, ctx, grad_loss, n_out)
 
     def setup_context(ctx, inputs, output):
         _setup_context(spec, ctx, inputs, output)
@@ -362,14 +365,15 @@ def _eager_function(spec):
     # forward(ctx, ...) rather than a setup_context staticmethod: with one, apply() binds every
     # call's arguments with inspect.signature (microseconds that matter at this size). And the
     # gradients go straight onto ctx: the loss is the only output autograd has to wrap.
-    nt, n_params = len(spec.tensors), len(spec.params)
+    nt = len(spec.tensors)
     diff = tuple(zip(spec.differentiable, spec.diff_index))
 
-    # (No set_materialize_grads(False): the loss is the only output, so backward always gets its
-    # gradient.)
+    # apply(*tensors, params, wrt): the hyper-parameters as one tuple (each argument of apply
+    # costs). No set_materialize_grads(False): the loss is the only output, so backward always
+    # gets its gradient.
     def forward(ctx, *args):
-        tensors, params = args[:nt], args[nt:nt + n_params]
-        wanted = [name for name, w in zip(spec.differentiable, args[nt + n_params]) if w]
+        tensors, params = args[:nt], args[nt]
+        wanted = [name for name, w in zip(spec.differentiable, args[nt + 1]) if w]
         loss, grads = _compute(spec, tensors, params, wanted, None)
         ctx.save_for_backward(*tensors)
         ctx.params = params
@@ -378,7 +382,7 @@ def _eager_function(spec):
         return _to_tensor(loss, _result_dtype(spec, tensors))
 
     def backward(ctx, grad_loss):
-        return _backward(spec, op, ctx, grad_loss)
+        return _backward(spec, op, ctx, grad_loss, nt + 2)
 
     return type(f"fastloss_{spec.name}", (torch.autograd.Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward)})
@@ -440,7 +444,7 @@ def call(name, tensors, params):
             and not _are_functorch_transforms_active()):
         if not graph:  # nothing to differentiate: the kernel alone
             return _to_tensor(_compute(spec, tensors, params, (), None)[0], _result_dtype(spec, tensors))
-        return _APPLY[name](*[t if t is None else _unwrap_if_dead(t) for t in tensors], *params, wrt, None)
+        return _APPLY[name](*[t if t is None else _unwrap_if_dead(t) for t in tensors], params, wrt)
     return OPS[name](*tensors, *params, wrt, None)[0]
 
 
