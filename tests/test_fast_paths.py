@@ -3,6 +3,7 @@ the general path's results bit for bit, are taken exactly when the call is the c
 leave every refusal to the general path (same error, same message)."""
 import numpy as np
 import pytest
+from fast_path_helpers import general_path, spy_fast_path
 
 import fastloss as fl
 from fastloss._losses import classification, margin
@@ -34,24 +35,6 @@ def _loss_fn(name):
     return getattr(fl, name.split("-")[0])
 
 
-def _spy(monkeypatch, module, attr):
-    """Count the fast path's calls that computed a result."""
-    real = getattr(module, attr)
-    taken = []
-
-    def spy(*args, **kwargs):
-        result = real(*args, **kwargs)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(module, attr, spy)
-    return taken
-
-
-def _general(monkeypatch, module, attr, thunk):
-    with monkeypatch.context() as m:
-        m.setattr(module, attr, lambda *args, **kwargs: None)
-        return thunk()
 
 
 @pytest.mark.parametrize("name", list(CALLS))
@@ -61,10 +44,10 @@ def _general(monkeypatch, module, attr, thunk):
 def test_fast_path_equals_the_general_path_bit_for_bit(monkeypatch, name, dtype, reduction, N):
     module, attr, call = CALLS[name]
     x, y, m = _inputs(dtype, N=N)
-    taken = _spy(monkeypatch, module, attr)
+    taken = spy_fast_path(monkeypatch, module, attr)
     fast = call(x, y, m, reduction=reduction)
     assert taken == [True]
-    general = _general(monkeypatch, module, attr, lambda: call(x, y, m, reduction=reduction))
+    general = general_path(monkeypatch, module, attr, lambda: call(x, y, m, reduction=reduction))
     assert fast.dtype == general.dtype == dtype and fast.shape == general.shape == ()
     assert fast.tobytes() == general.tobytes()
 
@@ -73,7 +56,7 @@ def test_fast_path_equals_the_general_path_bit_for_bit(monkeypatch, name, dtype,
     target = m if name.startswith("multilabel") else y
     loss, grads = fl.value_and_grad(fn, x, target, reduction=reduction, **kwargs)
     assert taken == [True, True]
-    loss0, grads0 = _general(monkeypatch, module, attr,
+    loss0, grads0 = general_path(monkeypatch, module, attr,
                              lambda: fl.value_and_grad(fn, x, target, reduction=reduction, **kwargs))
     assert loss.tobytes() == loss0.tobytes() and loss.tobytes() == fast.tobytes()
     assert set(grads) == set(grads0) == {"input"}
@@ -113,7 +96,8 @@ UNCOMMON = {
 @pytest.mark.parametrize("case", list(UNCOMMON))
 def test_uncommon_calls_take_the_general_path(monkeypatch, case):
     x, y, m = _inputs(np.float32)
-    taken = _spy(monkeypatch, classification, "_fast_class_index") + _spy(monkeypatch, margin, "_fast_rows")
+    taken = (spy_fast_path(monkeypatch, classification, "_fast_class_index")
+             + spy_fast_path(monkeypatch, margin, "_fast_rows"))
     result = UNCOMMON[case](x, y, m)
     assert np.all(np.isfinite(result))
     assert not any(taken)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from fast_path_helpers import general_path, spy_fast_path
 
 import fastloss as fl
 from fastloss._losses import elementwise
@@ -76,24 +77,12 @@ def _operands(case, shape, dtype):
 
 
 def _spy(monkeypatch):
-    """Record, for each call of the common case, whether it computed the result."""
-    real = elementwise._common_case
-    taken = []
-
-    def spy(*args, **kwargs):
-        result = real(*args, **kwargs)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(elementwise, "_common_case", spy)
-    return taken
+    return spy_fast_path(monkeypatch, elementwise, "_common_case")
 
 
 def _general(monkeypatch, thunk):
     """``thunk()`` with the common case switched off: the general path alone."""
-    with monkeypatch.context() as m:
-        m.setattr(elementwise, "_common_case", lambda *args, **kwargs: None)
-        return thunk()
+    return general_path(monkeypatch, elementwise, "_common_case", thunk)
 
 
 def _reductions(case):

@@ -5,6 +5,7 @@ they are taken exactly in the common case, and every other call (and every refus
 general path's, with its errors."""
 import numpy as np
 import pytest
+from fast_path_helpers import general_path, spy_fast_path
 
 import fastloss as fl
 from fastloss import _threads
@@ -18,24 +19,6 @@ def two_threads(monkeypatch):
     monkeypatch.setattr(_threads, "_explicit", 2)
 
 
-def _spy(monkeypatch, module, attr):
-    """Record, for each call of the fast path, whether it computed the result."""
-    real = getattr(module, attr)
-    taken = []
-
-    def spy(*args, **kwargs):
-        result = real(*args, **kwargs)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(module, attr, spy)
-    return taken
-
-
-def _general(monkeypatch, module, attr, thunk):
-    with monkeypatch.context() as m:
-        m.setattr(module, attr, lambda *args, **kwargs: None)
-        return thunk()
 
 
 def _rows_inputs(dtype, N, C, seed=0):
@@ -82,12 +65,12 @@ ROW_CALLS = {
 def test_rows_fast_entry_equals_the_general_path_bit_for_bit(monkeypatch, two_threads, name, dtype, reduction,
                                                              N, C):
     fn, args, kwargs = ROW_CALLS[name](*_rows_inputs(dtype, N, C), reduction=reduction)
-    taken = _spy(monkeypatch, margin, "_fast_rows")
+    taken = spy_fast_path(monkeypatch, margin, "_fast_rows")
     fast = fn(*args, **kwargs)
     loss, grads = fl.value_and_grad(fn, *args, **kwargs)
     assert taken == [True, True]
-    general = _general(monkeypatch, margin, "_fast_rows", lambda: fn(*args, **kwargs))
-    loss0, grads0 = _general(monkeypatch, margin, "_fast_rows", lambda: fl.value_and_grad(fn, *args, **kwargs))
+    general = general_path(monkeypatch, margin, "_fast_rows", lambda: fn(*args, **kwargs))
+    loss0, grads0 = general_path(monkeypatch, margin, "_fast_rows", lambda: fl.value_and_grad(fn, *args, **kwargs))
     for value in (fast, loss):
         assert type(value) is np.ndarray and value.dtype == dtype and value.shape == ()
         assert value.tobytes() == general.tobytes() == loss0.tobytes()
@@ -130,7 +113,7 @@ def _multilabel_reference(x, target):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_rows_fast_entry_against_direct_formulas(monkeypatch, reduction):
     x, y, m = _rows_inputs(np.float64, 9, 6, seed=3)
-    taken = _spy(monkeypatch, margin, "_fast_rows")
+    taken = spy_fast_path(monkeypatch, margin, "_fast_rows")
     scale = 1 / 9 if reduction == "mean" else 1.0
     for p, mg in ((1, 1.0), (2, 0.5)):
         loss_n, g = _multi_margin_reference(x, y, p, mg)
@@ -158,12 +141,12 @@ def test_ctc_fast_entry_equals_the_general_path_bit_for_bit(monkeypatch, two_thr
     if N > 3:
         il[3], tl[3] = 2, S   # no alignment: an infinite loss (zeroed with zero_infinity)
     kwargs = dict(reduction=reduction, zero_infinity=zero_infinity)
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     fast = fl.ctc_loss(lp, targets, il, tl, **kwargs)
     loss, grads = fl.value_and_grad(fl.ctc_loss, lp, targets, il, tl, **kwargs)
     assert taken == [True, True]
-    general = _general(monkeypatch, ctc, "_fast_ctc", lambda: fl.ctc_loss(lp, targets, il, tl, **kwargs))
-    loss0, grads0 = _general(monkeypatch, ctc, "_fast_ctc",
+    general = general_path(monkeypatch, ctc, "_fast_ctc", lambda: fl.ctc_loss(lp, targets, il, tl, **kwargs))
+    loss0, grads0 = general_path(monkeypatch, ctc, "_fast_ctc",
                              lambda: fl.value_and_grad(fl.ctc_loss, lp, targets, il, tl, **kwargs))
     for value in (fast, loss):
         assert type(value) is np.ndarray and value.dtype == dtype and value.shape == ()
@@ -180,7 +163,7 @@ def test_ctc_fast_entry_bit_identical_across_thread_counts(monkeypatch):
     forward and gradient equal bit for bit to the one-thread result."""
     monkeypatch.setattr(_common, "PARALLEL_MIN_WORK", 0)
     rng = np.random.default_rng(11)
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     for case in range(40):
         N = int(rng.integers(1, 6))
         dtype = DTYPES[case % 2]
@@ -233,7 +216,7 @@ def test_ctc_fast_entry_against_a_direct_recursion_and_finite_differences(monkey
     il = np.array([6, 5, 4], dtype=np.int64)
     tl = np.array([2, 2, 1], dtype=np.int64)
     lp = log_softmax(logits)
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     nll = _ctc_reference(lp, targets, il, tl)
     np.testing.assert_allclose(fl.ctc_loss(lp, targets, il, tl, reduction="sum"), nll.sum(), rtol=1e-13)
     loss, grads = fl.value_and_grad(fl.ctc_loss, lp, targets, il, tl)
@@ -279,7 +262,7 @@ CTC_UNCOMMON = {
 @pytest.mark.parametrize("case", list(CTC_UNCOMMON))
 def test_ctc_uncommon_calls_take_the_general_path(monkeypatch, case):
     lp, tg, il, tl = _bench_ctc()
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     result = CTC_UNCOMMON[case](lp, tg, il, tl)
     assert np.all(np.isfinite(result))
     assert taken == [False]
@@ -289,9 +272,9 @@ def test_ctc_other_blank_and_padding_take_the_fast_entry(monkeypatch):
     lp, tg, il, tl = _bench_ctc()
     tg = np.where(tg == 9, 1, tg)
     tg[0, tl[0]:] = -7   # padding is not read
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     fast = fl.ctc_loss(lp, tg, il, tl, blank=9)
-    general = _general(monkeypatch, ctc, "_fast_ctc", lambda: fl.ctc_loss(lp, tg, il, tl, blank=9))
+    general = general_path(monkeypatch, ctc, "_fast_ctc", lambda: fl.ctc_loss(lp, tg, il, tl, blank=9))
     assert taken == [True] and fast.tobytes() == general.tobytes()
 
 
@@ -325,12 +308,12 @@ CTC_REFUSED = {
 def test_ctc_refusals_are_the_general_paths(monkeypatch, case):
     lp, tg, il, tl = _bench_ctc()
     call, error, words = CTC_REFUSED[case]
-    taken = _spy(monkeypatch, ctc, "_fast_ctc")
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
     with pytest.raises(error, match=words):
         call(lp, tg, il, tl)
     assert not any(taken)
     with pytest.raises(error, match=words):
-        _general(monkeypatch, ctc, "_fast_ctc", lambda: call(lp, tg, il, tl))
+        general_path(monkeypatch, ctc, "_fast_ctc", lambda: call(lp, tg, il, tl))
 
 
 ROWS_UNCOMMON = {
@@ -355,7 +338,7 @@ ROWS_UNCOMMON = {
 @pytest.mark.parametrize("case", list(ROWS_UNCOMMON))
 def test_rows_uncommon_calls_take_the_general_path(monkeypatch, case):
     x, y, m = _rows_inputs(np.float32, 8, 10)
-    taken = _spy(monkeypatch, margin, "_fast_rows")
+    taken = spy_fast_path(monkeypatch, margin, "_fast_rows")
     result = ROWS_UNCOMMON[case](x, y, m)
     assert np.all(np.isfinite(result))
     assert not any(taken)
@@ -382,12 +365,12 @@ ROWS_REFUSED = {
 def test_rows_refusals_are_the_general_paths(monkeypatch, case):
     x, y, m = _rows_inputs(np.float32, 8, 10)
     call, error, words = ROWS_REFUSED[case]
-    taken = _spy(monkeypatch, margin, "_fast_rows")
+    taken = spy_fast_path(monkeypatch, margin, "_fast_rows")
     with pytest.raises(error, match=words):
         call(x, y, m)
     assert not any(taken)
     with pytest.raises(error, match=words):
-        _general(monkeypatch, margin, "_fast_rows", lambda: call(x, y, m))
+        general_path(monkeypatch, margin, "_fast_rows", lambda: call(x, y, m))
 
 
 def test_fast_entries_stay_off_while_the_gpu_kernels_are_emulated(monkeypatch):
