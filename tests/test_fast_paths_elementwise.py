@@ -325,12 +325,12 @@ def test_the_compiled_entry_refuses_what_it_does_not_know():
 
     entry = _backend.kernels("elementwise").common_case
     x = np.linspace(0.1, 0.9, 12)
-    assert entry("mse_w", "mean", None, ("input", "target"), x, x) is None  # a variant with an optional operand
-    assert entry("mse", "mean", None, ("input", "target"), x, x[::-1]) is None  # not C-contiguous
-    assert entry("mse", "mean", None, ("input", "target"), x[:6], x[::2]) is None
-    assert entry("mse", "mean", None, ("input", "target"), x, x.reshape(3, 4)) is None  # another shape
+    assert entry(None, "mse_w", "mean", None, ("input", "target"), x, x) is None  # a variant with an optional operand
+    assert entry(None, "mse", "mean", None, ("input", "target"), x, x[::-1]) is None  # not C-contiguous
+    assert entry(None, "mse", "mean", None, ("input", "target"), x[:6], x[::2]) is None
+    assert entry(None, "mse", "mean", None, ("input", "target"), x, x.reshape(3, 4)) is None  # another shape
     unaligned = np.frombuffer(bytearray(12 * 8 + 1), dtype=np.float64, offset=1)
     assert not unaligned.flags.aligned
-    assert entry("mse", "mean", None, ("input", "target"), unaligned, unaligned) is None
-    assert entry("smooth_l1", "mean", None, ("input", "target"), x, x, None, "1.0") is None
-    assert float(entry("mse", "sum", None, ("input", "target"), x, np.zeros(12))) == pytest.approx((x * x).sum())
+    assert entry(None, "mse", "mean", None, ("input", "target"), unaligned, unaligned) is None
+    assert entry(None, "smooth_l1", "mean", None, ("input", "target"), x, x, None, "1.0") is None
+    assert float(entry(None, "mse", "sum", None, ("input", "target"), x, np.zeros(12))) == pytest.approx((x * x).sum())

@@ -35,7 +35,7 @@ cimport numpy as cnp
 
 from .kernel_utils cimport (floating, f_log, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_poll_mask, guard_raise)
-from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result, team_size
 
 cnp.import_array()
 
@@ -814,19 +814,10 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
 # Python checks, NumPy allocations and memoryview arguments of the general path cost several times
 # the loop itself.
 
-cdef object _threads_for = None
-
-
-def common_case_setup(threads_for):
-    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
-    its threshold and the thread count live)."""
-    global _threads_for
-    _threads_for = threads_for
-
-
-def common_case(input, target, long long ignore_index, bint mean, bint want_grad, bint is_nll):
+def common_case(threads_for, input, target, long long ignore_index, bint mean, bint want_grad, bint is_nll):
     """``(loss, grad)`` of nll_loss (``is_nll``) or class-index cross_entropy in the common case,
-    or None for any other call (the general path then checks and computes it).
+    or None for any other call (the general path then checks and computes it). ``threads_for``:
+    the loss layer's team-size policy (see ``common_case.pxd``'s ``team_size``).
 
     The common case: an aligned, native-order, C-contiguous ``(N, C)`` float32 or float64 ndarray
     input with ``0 < N <= SMALL_SUM`` and ``C > 0``; a C-contiguous native int64 ``(N,)`` target
@@ -852,7 +843,7 @@ def common_case(input, target, long long ignore_index, bint mean, bint want_grad
         if ti < 0 or ti >= C or ti == ignore_index:
             return None
     # the general path's team sizes (nll's forward touches one entry per sample)
-    cdef int threads = _threads_for(N * C if want_grad or not is_nll else N * NLL_SAMPLE_WORK)
+    cdef int threads = team_size(threads_for, N * C if want_grad or not is_nll else N * NLL_SAMPLE_WORK)
     grad = cnp.PyArray_EMPTY(2, dims, typenum, 0) if want_grad else None
     cdef double g_scale = 1.0 / N if mean else 1.0
     cdef void* gb = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)

@@ -40,3 +40,9 @@ cdef inline object scalar_result(double value, int typenum):
     else:
         (<double*>cnp.PyArray_DATA(out))[0] = value
     return out
+
+
+cdef inline int team_size(object threads_for, Py_ssize_t work) except -1:
+    """The team for a kernel call touching ``work`` elements, by the loss layer's policy
+    (``_common.threads_for``, handed to every entry point's call; None: one thread)."""
+    return 1 if threads_for is None else threads_for(work)

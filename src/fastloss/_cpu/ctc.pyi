@@ -17,8 +17,8 @@ def ctc_loss(
     zero_infinity: bool,
     n_threads: int,
 ) -> Any: ...
-def common_case_setup(threads_for: Any) -> None: ...
 def common_case(
+    threads_for: Any,
     log_probs: Any,
     targets: Any,
     input_lengths: Any,

@@ -60,7 +60,7 @@ from libc.math cimport INFINITY, NAN, isinf
 
 from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, sum_block, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_guard_stopped, fl_poll_mask, guard_raise)
-from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result, team_size
 cimport numpy as cnp
 import numpy as np
 
@@ -1411,24 +1411,15 @@ cdef int ctc_run(const floating* lp0, i64 T, i64 N, i64 C, Py_ssize_t ts, Py_ssi
 # here, with the results of the loss layer's general path (``_losses.ctc``) bit for bit (the same
 # sample order, team size, kernel, per-sample scales and partial sums); anything else is answered
 # None and the general path runs (and raises, for a call it refuses).
-cdef object _threads_for = None
-
-
-def common_case_setup(threads_for):
-    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
-    its threshold and the thread count live)."""
-    global _threads_for
-    _threads_for = threads_for
-
-
 cdef inline bint before(i64 a_cells, i64 a, i64 b_cells, i64 b) noexcept nogil:
     """Sample a (of a_cells lattice cells) is taken before sample b: larger first, ties in order."""
     return a_cells > b_cells or (a_cells == b_cells and a < b)
 
 
-def common_case(object log_probs, object targets, object input_lengths, object target_lengths, object blank,
-                object reduction, object zero_infinity, object grad):
+def common_case(object threads_for, object log_probs, object targets, object input_lengths,
+                object target_lengths, object blank, object reduction, object zero_infinity, object grad):
     """ctc_loss in the common case, as the general path computes it; None for any other call.
+    ``threads_for``: the loss layer's team-size policy (None: one thread).
 
     The common case: ``log_probs`` a C-contiguous (T, N, C) float32/float64 ndarray, not empty;
     ``targets`` a C-contiguous padded (N, S) int64 ndarray, every used label (position below the
@@ -1528,7 +1519,7 @@ def common_case(object log_probs, object targets, object input_lengths, object t
         order_arr = np.argsort(-sizes, kind="stable").astype(np.int64)
         order = <i64*>cnp.PyArray_DATA(order_arr)
         work = int(sizes.sum())
-    threads = _threads_for(work)
+    threads = team_size(threads_for, work)
     if not want:
         threads = max(1, min(threads, 2 * N))
     if want:

@@ -459,8 +459,8 @@ def gaussian_nll(
     eps: float,
     const: float,
 ) -> Any: ...
-def common_case_setup(threads_for: Any) -> None: ...
 def common_case(
+    threads_for: Any,
     kernel: str,
     reduction: Any,
     grad: Any,

@@ -24,8 +24,8 @@ def multilabel_margin(
     g_scale: float,
     n_threads: int,
 ) -> Any: ...
-def common_case_setup(threads_for: Any) -> None: ...
 def common_case(
+    threads_for: Any,
     multi: bool,
     input: Any,
     target: Any,

@@ -14,7 +14,7 @@ cimport numpy as cnp
 
 from .kernel_utils cimport (floating, sum_block, FlGuard, fl_guard_init, fl_guard_alloc, fl_guard_tick, fl_poll_mask,
                             guard_raise)
-from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result
+from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result, team_size
 
 cnp.import_array()
 
@@ -301,24 +301,11 @@ cdef int multilabel_margin_rows(const floating* x, Py_ssize_t rows, Py_ssize_t C
 # The common case, compiled (issue 11): plain arrays are checked, allocated for, run and reduced
 # here, with the results of the loss layer's general path bit for bit (the same row loops, thread
 # count, partial sums and scaling); anything else is answered None and the general path runs.
-cdef object _threads_for = None
-
-
-def common_case_setup(threads_for):
-    """The loss layer's team-size policy, ``_common.threads_for`` (called at every call: it reads
-    its threshold and the thread count live)."""
-    global _threads_for
-    _threads_for = threads_for
-
-
-cdef inline int team_for(Py_ssize_t work) except -1:
-    return _threads_for(work)
-
-
-def common_case(bint multi, object input, object target, object reduction, object grad, object p=1,
-                object margin=1.0):
+def common_case(object threads_for, bint multi, object input, object target, object reduction, object grad,
+                object p=1, object margin=1.0):
     """multi_margin_loss without weight (``multi``) or multilabel_margin_loss in the common case,
-    as the general path computes it; None for any other call.
+    as the general path computes it; None for any other call. ``threads_for``: the loss layer's
+    team-size policy (None: one thread).
 
     The common case: ``input`` a C-contiguous ``(N, C)`` float32/float64 ndarray, ``N, C > 0``;
     ``target`` a C-contiguous int64 ndarray of shape ``(N,)`` (multi) or ``(N, C)`` with every entry
@@ -397,15 +384,15 @@ def common_case(bint multi, object input, object target, object reduction, objec
     if multi:
         if typenum == cnp.NPY_FLOAT32:
             multi_margin_rows(<const float*>cnp.PyArray_DATA(x), N, C, t, <const float*>NULL, m, pp, rowloss,
-                              <float*>g, NULL, scale, team_for(N * C))
+                              <float*>g, NULL, scale, team_size(threads_for, N * C))
         else:
             multi_margin_rows(<const double*>cnp.PyArray_DATA(x), N, C, t, <const double*>NULL, m, pp, rowloss,
-                              <double*>g, NULL, scale, team_for(N * C))
+                              <double*>g, NULL, scale, team_size(threads_for, N * C))
     elif typenum == cnp.NPY_FLOAT32:
         multilabel_margin_rows(<const float*>cnp.PyArray_DATA(x), N, C, t, rowloss, <float*>g, NULL, scale,
-                               team_for(N * C * 8))
+                               team_size(threads_for, N * C * 8))
     else:
         multilabel_margin_rows(<const double*>cnp.PyArray_DATA(x), N, C, t, rowloss, <double*>g, NULL, scale,
-                               team_for(N * C * 8))
+                               team_size(threads_for, N * C * 8))
     loss = scalar_result(partials_sum(rowloss, N, partials) * scale, typenum)
     return (loss, {"input": gx}) if want else loss

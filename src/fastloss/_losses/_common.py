@@ -1,4 +1,6 @@
 """Helpers every loss family shares: output finishing, grad_output handling, layout collapsing."""
+import functools
+
 import numpy as np
 
 from .._backend import array_module, gpu_emulated, kernels, to_host
@@ -33,15 +35,14 @@ _COMMON_CASES = {}
 
 def common_case_entry(module_name):
     """The compiled common-case entry point (``common_case``) of the CPU kernel module
-    ``module_name``, its team-size policy (:func:`threads_for`) given; None while NumPy arrays go
-    to the GPU kernels (``FASTLOSS_GPU=emulate``): the loss's general path then runs."""
+    ``module_name``, bound to the team-size policy (:func:`threads_for`, which reads its threshold
+    and the thread count at every call); None while NumPy arrays go to the GPU kernels
+    (``FASTLOSS_GPU=emulate``): the loss's general path then runs."""
     if gpu_emulated():
         return None
     entry = _COMMON_CASES.get(module_name)
     if entry is None:
-        module = kernels(module_name)
-        module.common_case_setup(threads_for)
-        entry = _COMMON_CASES[module_name] = module.common_case
+        entry = _COMMON_CASES[module_name] = functools.partial(kernels(module_name).common_case, threads_for)
     return entry
 
 
