@@ -46,3 +46,21 @@ cdef inline int team_size(object threads_for, Py_ssize_t work) except -1:
     """The team for a kernel call touching ``work`` elements, by the loss layer's policy
     (``_common.threads_for``, handed to every entry point's call; None: one thread)."""
     return 1 if threads_for is None else threads_for(work)
+
+
+cdef inline int mean_or_sum(object reduction) except -2:
+    """A reduced common call's reduction: 1 for 'mean', 0 for 'sum', -1 for anything else."""
+    if reduction == "mean":
+        return 1
+    if reduction == "sum":
+        return 0
+    return -1
+
+
+cdef inline int wants_only(object grad, str name) except -2:
+    """For a loss whose common case differentiates ``name`` alone: 0 for a forward call (``grad``
+    None), 1 when the GradRequest asks for that gradient with grad_output at its default, -1 for
+    any other request."""
+    if grad is None:
+        return 0
+    return 1 if grad.grad_output is None and grad.wants(name) else -1

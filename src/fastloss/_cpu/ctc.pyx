@@ -60,7 +60,8 @@ from libc.math cimport INFINITY, NAN, isinf
 
 from .kernel_utils cimport (floating, f_exp, f_log, f_log1p, sum_block, FlGuard, fl_guard_init, fl_guard_alloc,
                             fl_guard_tick, fl_guard_stopped, fl_poll_mask, guard_raise)
-from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result, team_size
+from .common_case cimport (SMALL_SUM, mean_or_sum, plain_array, partials_sum, scalar_result, team_size,
+                           wants_only)
 cimport numpy as cnp
 import numpy as np
 
@@ -1450,22 +1451,14 @@ def common_case(object threads_for, object log_probs, object targets, object inp
     cdef i64* offsets = small_offsets
     cdef int threads
     cdef double total
-    if reduction == "mean":
-        mean = True
-    elif reduction == "sum":
-        mean = False
-    else:
+    cdef int mode = mean_or_sum(reduction), wanted = wants_only(grad, "log_probs")
+    if mode < 0 or wanted < 0:
         return None
+    mean, want = mode == 1, wanted == 1
     if zero_infinity is True:
         zinf = True
     elif zero_infinity is False:
         zinf = False
-    else:
-        return None
-    if grad is None:
-        want = False
-    elif grad.grad_output is None and grad.wants("log_probs"):
-        want = True
     else:
         return None
     if not cnp.PyArray_CheckExact(log_probs) or type(blank) is not int:

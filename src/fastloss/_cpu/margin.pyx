@@ -14,7 +14,8 @@ cimport numpy as cnp
 
 from .kernel_utils cimport (floating, sum_block, FlGuard, fl_guard_init, fl_guard_alloc, fl_guard_tick, fl_poll_mask,
                             guard_raise)
-from .common_case cimport SMALL_SUM, plain_array, partials_sum, scalar_result, team_size
+from .common_case cimport (SMALL_SUM, mean_or_sum, plain_array, partials_sum, scalar_result, team_size,
+                           wants_only)
 
 cnp.import_array()
 
@@ -328,18 +329,10 @@ def common_case(object threads_for, bint multi, object input, object target, obj
     cdef double* rowloss = buf
     cdef double scale
     cdef void* g = NULL
-    if reduction == "mean":
-        mean = True
-    elif reduction == "sum":
-        mean = False
-    else:
+    cdef int mode = mean_or_sum(reduction), wanted = wants_only(grad, "input")
+    if mode < 0 or wanted < 0:
         return None
-    if grad is None:
-        want = False
-    elif grad.grad_output is None and grad.wants("input"):
-        want = True
-    else:
-        return None
+    mean, want = mode == 1, wanted == 1
     if not cnp.PyArray_CheckExact(input):
         return None
     typenum = cnp.PyArray_TYPE(<cnp.ndarray>input)
