@@ -397,7 +397,7 @@ cdef void ce_rows_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t N, Py_ssize
                       const floating* wp, long long ignore_index, double eps, double W, floating* outb,
                       floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
                       FlGuard* guard) noexcept nogil:
-    """The loop of :func:`ce_index_rows` on raw pointers (also run by :func:`class_index_small`):
+    """The loop of :func:`ce_index_rows` on raw pointers (also run by :func:`common_case`):
     ``outb`` NULL sums each row's loss into ``pb``; ``gb`` NULL computes no gradient."""
     cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double eps_c = eps / C, loss, se, swx, lse, wt, gm
@@ -762,7 +762,7 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
                   Py_ssize_t S, const int64_t* tb, const floating* wp, long long ignore_index, floating* outb,
                   floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
                   FlGuard* guard) noexcept nogil:
-    """The loop of :func:`nll` on raw pointers (also run by :func:`class_index_small`)."""
+    """The loop of :func:`nll` on raw pointers (also run by :func:`common_case`)."""
     cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double total, loss
     cdef Py_ssize_t n, s, k, lo, hi, chunk
