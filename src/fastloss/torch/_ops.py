@@ -264,7 +264,7 @@ def _backward(spec, op, ctx, grad_loss, n_out):
     needs = ctx.needs_input_grad
     reduced = ctx.params[spec.reduction_index] != "none"
     saved, ctx.grads = ctx.grads, None
-    eager = type(grad_loss) is torch.Tensor and not _are_functorch_transforms_active()  # see _eager
+    eager = _eager(grad_loss)
     # loss.backward() passes grad_output = 1: the saved gradients are the answer, no pass over them
     unit = eager and reduced and saved is not None and grad_loss.item() == 1.0
     missing = []
@@ -298,7 +298,7 @@ def _eager(grad_output):
     """True in plain eager autograd, where backward may scale the saved gradients in place and
     look at grad_output's value; False while torch.compile (AOTAutograd) or a torch.func
     transform traces the backward, which must stay functional and data-independent."""
-    return type(grad_output) is torch.Tensor and not torch._C._are_functorch_transforms_active()
+    return type(grad_output) is torch.Tensor and not _are_functorch_transforms_active()
 
 
 class _NoSecondDerivative(torch.autograd.Function):
