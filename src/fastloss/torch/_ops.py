@@ -167,14 +167,13 @@ SPECS = {s.name: s for s in [
 # Tensors <-> arrays, without copies.
 
 def _to_array(t):
-    """A CPU tensor as a NumPy array sharing its memory (any strides); bfloat16 as a float32 copy."""
-    if t.requires_grad:
-        t = t.detach()
-    if t.dtype is torch.bfloat16:
-        t = t.float()  # NumPy has no bfloat16: computed in float32, returned as bfloat16
-    elif t.is_neg():
-        t = t.resolve_neg()
-    return t.numpy()
+    """A CPU tensor as a NumPy array sharing its memory (any strides), detached; a negative-bit
+    view is resolved (a copy); bfloat16, which NumPy lacks, becomes a float32 copy (computed in
+    float32, returned as bfloat16)."""
+    try:
+        return t.numpy(force=True)  # one call: detach and resolve_neg are folded in
+    except TypeError:  # bfloat16
+        return t.detach().float().numpy()
 
 
 def _to_tensor(a, dtype):
@@ -207,30 +206,38 @@ def _split(spec, args):
     return args[:nt], args[nt:nt + np_], args[nt + np_], args[nt + np_ + 1]
 
 
-def _compute(spec, tensors, params, wanted, grad_output):
-    """fastloss's (loss, grads) for the op's arguments: ``grads`` is None when ``wanted`` is empty.
+def _compute(spec, tensors, params, wrt, grad_output):
+    """fastloss's loss and gradients for the op's arguments, as tensors: ``(loss, grads)``, where
+    ``grads`` holds one tensor per differentiable argument whose ``wrt`` flag is set (None for
+    the others), or is None when no flag is set (the forward-only kernel runs).
 
     The loss's implementation is called directly (what ``value_and_grad`` calls after checking
-    its own arguments, which are well-formed here: ``wanted`` names differentiable arguments)."""
+    its own arguments, which are well-formed here: the names come from the loss's own table)."""
     kwargs = dict(zip(spec.params, params))
     for name, t in zip(spec.tensors, tensors):
         kwargs[name] = t if t is None else _to_array(t)
     if spec.to_kwargs is not None:
         kwargs = spec.to_kwargs(kwargs)
+    dtype = _result_dtype(spec, tensors)
+    wanted = [name for name, w in zip(spec.differentiable, wrt) if w]
     if not wanted:
-        return spec.function(**kwargs), None
+        return _to_tensor(spec.function(**kwargs), dtype), None
     go = None if grad_output is None else _to_array(grad_output)
-    return spec.implementation(**kwargs, _grad=GradRequest(go, wanted))
+    loss, arrays = spec.implementation(**kwargs, _grad=GradRequest(go, wanted))
+    grads = []
+    for name, i in zip(spec.differentiable, spec.diff_index):
+        g = arrays.get(name)
+        grads.append(g if g is None else _to_tensor(g, tensors[i].dtype))
+    return _to_tensor(loss, dtype), grads
 
 
 def _kernel(spec, *args):
     tensors, params, wrt, grad_output = _split(spec, args)
-    wanted = [name for name, w in zip(spec.differentiable, wrt) if w]
-    loss, grads = _compute(spec, tensors, params, wanted, grad_output)
-    out = [_to_tensor(loss, _result_dtype(spec, tensors))]
-    for name, i in zip(spec.differentiable, spec.diff_index):
-        out.append(_to_tensor(grads[name], tensors[i].dtype) if grads and name in grads else tensors[0].new_empty(0))
-    return tuple(out)
+    loss, grads = _compute(spec, tensors, params, wrt, grad_output)
+    if grads is None:
+        grads = [None] * len(wrt)
+    # an empty tensor stands for a gradient not asked for (the schema returns one per argument)
+    return (loss, *(tensors[0].new_empty(0) if g is None else g for g in grads))
 
 
 def _fake(spec, *args):
@@ -372,14 +379,11 @@ def _eager_function(spec):
     # costs). No set_materialize_grads(False): the loss is the only output, so backward always
     # gets its gradient.
     def forward(ctx, *args):
-        tensors, params = args[:nt], args[nt]
-        wanted = [name for name, w in zip(spec.differentiable, args[nt + 1]) if w]
-        loss, grads = _compute(spec, tensors, params, wanted, None)
+        tensors = args[:nt]
+        ctx.params = params = args[nt]
+        loss, ctx.grads = _compute(spec, tensors, params, args[nt + 1], None)
         ctx.save_for_backward(*tensors)
-        ctx.params = params
-        ctx.grads = [_to_tensor(grads[name], tensors[i].dtype) if grads and name in grads else None
-                     for name, i in diff]
-        return _to_tensor(loss, _result_dtype(spec, tensors))
+        return loss
 
     def backward(ctx, grad_loss):
         return _backward(spec, op, ctx, grad_loss, nt + 2)
@@ -443,7 +447,7 @@ def call(name, tensors, params):
     if (plain and not _is_compiling() and not _is_any_autocast_enabled() and not _len_torch_dispatch_stack()
             and not _are_functorch_transforms_active()):
         if not graph:  # nothing to differentiate: the kernel alone
-            return _to_tensor(_compute(spec, tensors, params, (), None)[0], _result_dtype(spec, tensors))
+            return _compute(spec, tensors, params, (), None)[0]
         return _APPLY[name](*[t if t is None else _unwrap_if_dead(t) for t in tensors], params, wrt)
     return OPS[name](*tensors, *params, wrt, None)[0]
 
