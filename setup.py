@@ -24,7 +24,9 @@
   (``<name>_avx2``, ``<name>_avx512``, from copies of their source) and ``fastloss._cpu.kernels``
   loads the best variant the CPU runs. ``classification`` is not copied: its hot float32 loops are
   C functions multiversioned with ``target_clones`` inside the one module. ``-ffp-contract=off``
-  keeps every variant's arithmetic identical (no fused multiply-adds).
+  keeps every variant's arithmetic identical (no contracted multiply-adds); the one exception is
+  classification's float32 softmax exp, which calls FMA explicitly on CPUs that have it (its AVX2
+  and AVX-512 builds agree bit for bit; see the README's build section).
   ``FASTLOSS_ISA_VARIANTS=avx2`` (or ``avx512``, or ``none``) builds fewer copies, for a faster
   local build (``FASTLOSS_NO_ISA_VARIANTS=1`` is the same as ``none``).
 """
