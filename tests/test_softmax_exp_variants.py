@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import fastloss as fl
-from fastloss._cpu import best_isa
-from fastloss._cpu import classification
+from fastloss._cpu import best_isa, classification
 
 ISAS = ["baseline", "avx2", "avx512"]
 

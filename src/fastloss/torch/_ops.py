@@ -373,7 +373,6 @@ def _eager_function(spec):
     # call's arguments with inspect.signature (microseconds that matter at this size). And the
     # gradients go straight onto ctx: the loss is the only output autograd has to wrap.
     nt = len(spec.tensors)
-    diff = tuple(zip(spec.differentiable, spec.diff_index))
 
     # apply(*tensors, params, wrt): the hyper-parameters as one tuple (each argument of apply
     # costs). No set_materialize_grads(False): the loss is the only output, so backward always
