@@ -1,4 +1,6 @@
-"""The AVX2 and AVX-512 variants of the kernel modules compute exactly what the baseline build computes."""
+"""The kernel modules' ISA variants. AVX2 and AVX-512 compute the same bits (both evaluate vecmath.h's
+polynomials with fused multiply-adds, lane by lane); the baseline build (a product and a sum for
+each multiply-add) agrees with them to within the last bits of float32/float64 results."""
 import importlib
 import warnings
 
@@ -41,25 +43,53 @@ def test_best_isa_is_the_widest_the_cpu_runs(monkeypatch):
     assert _cpu.kernels("ctc", isa="baseline").__name__ == "fastloss._cpu.ctc"
 
 
+# baseline against a variant: the exp/log/log1p results differ by at most an ulp here and there,
+# which the losses' formulas carry over with their own conditioning
+RTOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+
+
+def _assert_close(ours, base):
+    ours, base = np.asarray(ours), np.asarray(base)
+    rtol = RTOL[base.dtype]
+    scale = float(np.abs(base[np.isfinite(base)]).max()) if np.isfinite(base).any() else 1.0
+    np.testing.assert_allclose(ours, base, rtol=rtol, atol=rtol * scale, equal_nan=True)
+
+
 @pytest.mark.parametrize("isa", VARIANTS)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_variant_is_bit_identical_to_baseline(monkeypatch, case, isa):
+def test_variant_agrees_with_baseline(monkeypatch, case, isa):
     _, name, args, kwargs, wrt = case
     base_loss, base_grads = _run(monkeypatch, "baseline", name, args, kwargs, wrt)
     var_loss, var_grads = _run(monkeypatch, isa, name, args, kwargs, wrt)
-    np.testing.assert_array_equal(var_loss, base_loss)
+    _assert_close(var_loss, base_loss)
     for w in wrt:
-        np.testing.assert_array_equal(var_grads[w], base_grads[w])
+        _assert_close(var_grads[w], base_grads[w])
 
 
-@pytest.mark.parametrize("isa", VARIANTS)
-def test_large_inputs_bit_identical(monkeypatch, isa):
+needs_both = pytest.mark.skipif(VARIANTS != ["avx2", "avx512"], reason="needs a CPU running AVX2 and AVX-512")
+
+
+@needs_both
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_avx2_and_avx512_are_bit_identical(monkeypatch, case):
+    _, name, args, kwargs, wrt = case
+    loss2, grads2 = _run(monkeypatch, "avx2", name, args, kwargs, wrt)
+    loss512, grads512 = _run(monkeypatch, "avx512", name, args, kwargs, wrt)
+    np.testing.assert_array_equal(loss512, loss2)
+    for w in wrt:
+        np.testing.assert_array_equal(grads512[w], grads2[w])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_inputs(monkeypatch, dtype):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(100_003).astype(np.float32)
-    y = rng.random(100_003).astype(np.float32)
-    for name in ("binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss"):
+    x = rng.standard_normal(100_003).astype(dtype)
+    y = rng.random(100_003).astype(dtype)
+    for name in ("binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss", "kl_div"):
         target = np.sign(y - 0.5) if name == "soft_margin_loss" else y
-        base = _run(monkeypatch, "baseline", name, (x, target), {}, ("input",))
-        avx = _run(monkeypatch, isa, name, (x, target), {}, ("input",))
-        np.testing.assert_array_equal(avx[0], base[0])
-        np.testing.assert_array_equal(avx[1]["input"], base[1]["input"])
+        results = {isa: _run(monkeypatch, isa, name, (x, target), {}, ("input",)) for isa in ["baseline"] + VARIANTS}
+        for isa in VARIANTS:
+            _assert_close(results[isa][0], results["baseline"][0])
+            _assert_close(results[isa][1]["input"], results["baseline"][1]["input"])
+            np.testing.assert_array_equal(results[isa][0], results[VARIANTS[0]][0])
+            np.testing.assert_array_equal(results[isa][1]["input"], results[VARIANTS[0]][1]["input"])
