@@ -235,6 +235,40 @@ def test_ctc_fast_entry_against_a_direct_recursion_and_finite_differences(monkey
     assert taken == [True, True]
 
 
+
+@pytest.mark.parametrize("int32_lengths", [False, True], ids=["common case", "general path"])
+def test_ctc_large_batch_order_scales_and_reduction_against_the_recursion(monkeypatch, two_threads, int32_lengths):
+    """Above SMALL_SUM samples, with many tied lattice sizes (the compiled work queue's merge
+    levels) and infeasible samples: every sample's loss, zero_infinity, both reductions and the
+    per-sample gradient scales, against the direct recursion."""
+    T, N, C, S = 8, 300, 5, 3
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((T, N, C))
+    lp = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
+    targets = rng.integers(1, C, (N, S), dtype=np.int64)
+    il = rng.choice([4, 6, 8], N).astype(np.int64)
+    tl = rng.integers(0, S + 1, N).astype(np.int64)
+    il[::7], tl[::7] = 2, 3   # no alignment: loss inf (and for other repeated labels too long for T_n)
+    nll = _ctc_reference(lp, targets, il, tl)
+    assert np.isinf(nll[::7]).all()
+    lengths = (il.astype(np.int32), tl.astype(np.int32)) if int32_lengths else (il, tl)
+    taken = spy_fast_path(monkeypatch, ctc, "_fast_ctc")
+    np.testing.assert_allclose(fl.ctc_loss(lp, targets, *lengths, reduction="none"), nll, rtol=1e-12)
+    zeroed = np.where(np.isinf(nll), 0.0, nll)
+    np.testing.assert_allclose(fl.ctc_loss(lp, targets, *lengths, reduction="none", zero_infinity=True), zeroed,
+                               rtol=1e-12)
+    assert fl.ctc_loss(lp, targets, *lengths, reduction="sum") == np.inf
+    np.testing.assert_allclose(fl.ctc_loss(lp, targets, *lengths, reduction="sum", zero_infinity=True),
+                               zeroed.sum(), rtol=1e-12)
+    loss, grads = fl.value_and_grad(fl.ctc_loss, lp, targets, *lengths, zero_infinity=True)
+    np.testing.assert_allclose(loss, (zeroed / np.maximum(tl, 1)).mean(), rtol=1e-12)
+    _, unit = fl.value_and_grad(fl.ctc_loss, lp, targets, *lengths, reduction="none", zero_infinity=True)
+    # 'mean' scales sample n's gradient by 1 / (N max(target_length, 1)); infeasible samples: 0
+    np.testing.assert_allclose(grads["log_probs"], unit["log_probs"] / (N * np.maximum(tl, 1))[None, :, None],
+                               rtol=1e-12, atol=1e-300)
+    assert not grads["log_probs"][:, np.isinf(nll)].any()
+    assert taken == [False, False] + [not int32_lengths] * 3 + [False]   # 'none' is never the common case
+
 def _bench_ctc():
     return _ctc_inputs(np.float32, 12, 8, 10, 4)
 

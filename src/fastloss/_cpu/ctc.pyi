@@ -17,6 +17,23 @@ def ctc_loss(
     zero_infinity: bool,
     n_threads: int,
 ) -> Any: ...
+def host_loss(
+    log_probs: NDArray[Any],
+    targets: NDArray[Any],
+    offsets: NDArray[Any],
+    target_lengths: NDArray[Any],
+    input_lengths: NDArray[Any],
+    blank: int,
+    mode: int,
+    zero_infinity: bool,
+    nll: NDArray[Any],
+    grad: NDArray[Any] | None,
+    grad_output: float,
+    grad_outputs: NDArray[Any] | None,
+    threads_for: Any,
+) -> float | None: ...
+def grad_scales(target_lengths: NDArray[Any], mode: int, grad_output: float) -> NDArray[Any]: ...
+def reduce_losses(nll: NDArray[Any], target_lengths: NDArray[Any], mode: int, zero_infinity: bool) -> float | None: ...
 def common_case(
     threads_for: Any,
     log_probs: Any,

@@ -1408,15 +1408,181 @@ cdef int ctc_run(const floating* lp0, i64 T, i64 N, i64 C, Py_ssize_t ts, Py_ssi
     return guard_raise(&guard)
 
 
-# The common case, compiled (issue 11): plain arrays are checked, allocated for, run and reduced
-# here, with the results of the loss layer's general path (``_losses.ctc``) bit for bit (the same
-# sample order, team size, kernel, per-sample scales and partial sums); anything else is answered
-# None and the general path runs (and raises, for a call it refuses).
-cdef inline bint before(i64 a_cells, i64 a, i64 b_cells, i64 b) noexcept nogil:
-    """Sample a (of a_cells lattice cells) is taken before sample b: larger first, ties in order."""
-    return a_cells > b_cells or (a_cells == b_cells and a < b)
+# --- The loss's rules, stated once -----------------------------------------------------------------
+# The sample order, the team, each sample's gradient scale, zero_infinity and the 'mean'/'sum'
+# reduction are written here and nowhere else: ``run_reduced`` runs the kernel by them for both
+# entries of host arrays (``host_loss``: the loss layer's general path after its checks;
+# ``common_case``: plain arrays, checked here), and the device path (GPU kernels, or their
+# emulation) takes the same rules through ``grad_scales`` and ``reduce_losses``.
+
+# ``mode``: the reduction, as common_case.pxd's mean_or_sum numbers it, and 'none'
+cdef enum:
+    REDUCE_SUM = 0
+    REDUCE_MEAN = 1
+    REDUCE_NONE = 2
+    # sample_order's runs sorted by insertion before they are merged
+    ORDER_RUN = 16
 
 
+cdef inline bint before(const i64* cells, i64 a, i64 b) noexcept nogil:
+    """Sample a is taken before sample b: the larger lattice first, ties in sample order."""
+    return cells[a] > cells[b] or (cells[a] == cells[b] and a < b)
+
+
+cdef i64 sample_order(const i64* il, const i64* tl, i64 N, i64* order, i64* cells, i64* spare) noexcept nogil:
+    """The kernel's work queue into ``order``: the samples by decreasing lattice size
+    ``T_n * (2 S_n + 1)``, ties in sample order (``before`` is a total order, so the result does
+    not depend on the sort). Returns the total size (the call's work, which sizes the team).
+    ``cells``, ``spare``: N each of scratch. Runs of ORDER_RUN by insertion, then merged
+    (bottom-up, between ``order`` and ``spare``)."""
+    cdef i64 n, k, lo, mid, hi, i, j, o, width, work = 0
+    cdef i64* src = order
+    cdef i64* dst = spare
+    cdef i64* tmp
+    for n in range(N):
+        cells[n] = il[n] * (2 * tl[n] + 1)
+        work += cells[n]
+    lo = 0
+    while lo < N:
+        hi = lo + ORDER_RUN if lo + ORDER_RUN < N else N
+        for n in range(lo, hi):
+            k = n
+            while k > lo and before(cells, n, order[k - 1]):
+                order[k] = order[k - 1]
+                k -= 1
+            order[k] = n
+        lo = hi
+    width = ORDER_RUN
+    while width < N:
+        lo = 0
+        while lo < N:
+            mid = lo + width if lo + width < N else N
+            hi = lo + 2 * width if lo + 2 * width < N else N
+            i = lo
+            j = mid
+            for o in range(lo, hi):
+                if j >= hi or (i < mid and not before(cells, src[j], src[i])):
+                    dst[o] = src[i]
+                    i += 1
+                else:
+                    dst[o] = src[j]
+                    j += 1
+            lo = hi
+        tmp = src
+        src = dst
+        dst = tmp
+        width *= 2
+    if src != order:
+        for n in range(N):
+            order[n] = src[n]
+    return work
+
+
+cdef inline double sample_grad_scale(i64 tl, i64 N, int mode, double g) noexcept nogil:
+    """The factor of a sample's gradient: grad_output ``g`` times the reduction's scale
+    (1 / (N max(target_length, 1)) for 'mean', 1 otherwise)."""
+    return g / (<double>N * <double>(tl if tl > 1 else 1)) if mode == REDUCE_MEAN else g
+
+
+cdef double reduce_nll(double* nll, const i64* tl, i64 N, int mode, bint zero_infinity,
+                       object nll_arr) except? -1.0:
+    """zero_infinity (an infinite loss counts 0) on the per-sample losses ``nll``, in place; for
+    'mean' and 'sum' the reduced loss: each sample's loss ('mean': over max(target_length, 1)),
+    added in a fixed order (``partials_sum``; ``nll_arr``: ``nll`` as an ndarray), then
+    ('mean') over N. 'none': 0 (``nll`` holds the losses)."""
+    cdef i64 n
+    cdef double total
+    for n in range(N):
+        if zero_infinity and nll[n] == INFINITY:
+            nll[n] = 0.0
+        if mode == REDUCE_MEAN:
+            nll[n] = nll[n] / <double>(tl[n] if tl[n] > 1 else 1)
+    if mode == REDUCE_NONE:
+        return 0.0
+    total = partials_sum(nll, N, nll_arr)
+    return total / <double>N if mode == REDUCE_MEAN else total
+
+
+cdef double run_reduced(object threads_for, const floating* lp0, i64 T, i64 N, i64 C, Py_ssize_t ts, Py_ssize_t ns,
+                        Py_ssize_t cs, const i64* tgp, const i64* offsets, const i64* tl, const i64* il, i64 blank,
+                        int mode, bint zero_infinity, double* nll, object nll_arr, floating* g0, double g,
+                        const double* grad_outputs) except? -1.0:
+    """The kernel (``ctc_run``'s arguments) run by the loss's rules, then reduced (``reduce_nll``).
+    With ``g0``, each sample's gradient is scaled by ``sample_grad_scale`` of grad_output ``g``, or
+    ('none' only) by ``grad_outputs[n]`` when that is not NULL. ``threads_for``: the loss layer's
+    team-size policy (None: one thread)."""
+    cdef i64 small_order[3 * SMALL_SUM]
+    cdef double small_scales[SMALL_SUM]
+    cdef i64* order = small_order
+    cdef double* scales = small_scales
+    cdef cnp.ndarray order_arr, scale_arr
+    cdef i64 n, work
+    cdef int threads
+    if N > SMALL_SUM:
+        order_arr = np.empty(3 * N, np.int64)
+        order = <i64*>cnp.PyArray_DATA(order_arr)
+        if g0 != NULL and grad_outputs == NULL:
+            scale_arr = np.empty(N, np.float64)
+            scales = <double*>cnp.PyArray_DATA(scale_arr)
+    work = sample_order(il, tl, N, order, order + N, order + 2 * N)
+    threads = team_size(threads_for, work)
+    if g0 == NULL:
+        # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
+        # threads (the gradient also splits its samples in halves, and its exp rows across all threads)
+        threads = max(1, min(threads, 2 * N))
+    elif grad_outputs != NULL:
+        scales = <double*>grad_outputs
+    else:
+        for n in range(N):
+            scales[n] = sample_grad_scale(tl[n], N, mode, g)
+    ctc_run(lp0, T, N, C, ts, ns, cs, tgp, offsets, tl, il, order, blank, nll, g0,
+            scales if g0 != NULL else NULL, zero_infinity, threads)
+    return reduce_nll(nll, tl, N, mode, zero_infinity, nll_arr)
+
+
+def host_loss(const floating[:, :, :] log_probs, const i64[::1] targets, const i64[::1] offsets,
+              const i64[::1] target_lengths, const i64[::1] input_lengths, i64 blank, int mode,
+              bint zero_infinity, cnp.ndarray nll, floating[:, :, ::1] grad, double grad_output,
+              const double[::1] grad_outputs, object threads_for):
+    """The loss of host arrays the caller has checked (``ctc_loss``'s arguments; ``mode``: 0 'sum',
+    1 'mean', 2 'none'): the reduced loss as a float ('mean', 'sum'), None for 'none' (``nll``, a
+    C-contiguous (N,) float64 ndarray, holds the losses, zero_infinity applied). ``grad`` (or
+    None): the gradient, each sample's scaled by grad_output (a float), or for 'none' by
+    ``grad_outputs`` (one per sample, or None)."""
+    cdef i64 N = log_probs.shape[1]
+    cdef double value
+    value = run_reduced(threads_for, &log_probs[0, 0, 0], log_probs.shape[0], N, log_probs.shape[2],
+                        log_probs.strides[0] // sizeof(floating), log_probs.strides[1] // sizeof(floating),
+                        log_probs.strides[2] // sizeof(floating), &targets[0] if targets.shape[0] > 0 else NULL,
+                        &offsets[0], &target_lengths[0], &input_lengths[0], blank, mode, zero_infinity,
+                        <double*>cnp.PyArray_DATA(nll), nll, NULL if grad is None else &grad[0, 0, 0], grad_output,
+                        NULL if grad_outputs is None else &grad_outputs[0])
+    return None if mode == REDUCE_NONE else value
+
+
+def grad_scales(const i64[::1] target_lengths, int mode, double grad_output):
+    """Each sample's gradient factor (``sample_grad_scale``), as a float64 ndarray: the device
+    path's (its kernels take them uploaded)."""
+    cdef i64 n, N = target_lengths.shape[0]
+    cdef cnp.ndarray out = np.empty(N, np.float64)
+    cdef double* scales = <double*>cnp.PyArray_DATA(out)
+    for n in range(N):
+        scales[n] = sample_grad_scale(target_lengths[n], N, mode, grad_output)
+    return out
+
+
+def reduce_losses(cnp.ndarray nll, const i64[::1] target_lengths, int mode, bint zero_infinity):
+    """``reduce_nll`` of the per-sample losses ``nll`` (a C-contiguous float64 host ndarray,
+    changed in place): the device path's, on the losses it reads back. A float ('mean', 'sum')
+    or None ('none')."""
+    cdef double value = reduce_nll(<double*>cnp.PyArray_DATA(nll), &target_lengths[0], target_lengths.shape[0],
+                                   mode, zero_infinity, nll)
+    return None if mode == REDUCE_NONE else value
+
+
+# The common case, compiled (issue 11): plain arrays are checked and allocated for here, and run
+# by ``run_reduced`` as the general path runs them, so the results are the same bit for bit; any
+# other call is answered None and the general path runs (and raises, for a call it refuses).
 def common_case(object threads_for, object log_probs, object targets, object input_lengths,
                 object target_lengths, object blank, object reduction, object zero_infinity, object grad):
     """ctc_loss in the common case, as the general path computes it; None for any other call.
@@ -1430,31 +1596,25 @@ def common_case(object threads_for, object log_probs, object targets, object inp
     grad_output. Returns the 0-d loss, or ``(loss, {'log_probs': gradient})`` with ``grad``.
     """
     cdef int typenum
-    cdef bint mean, want, zinf
+    cdef bint want, zinf
     cdef cnp.ndarray lp, tg, il_arr, tl_arr
     cdef cnp.ndarray grad_out = None
     cdef cnp.ndarray nll_arr = None
-    cdef cnp.ndarray order_arr = None
+    cdef cnp.ndarray offsets_arr
     cdef cnp.npy_intp* dims
-    cdef i64 T, N, C, S, b, n, j, k, cells, work
+    cdef i64 T, N, C, S, b, n, j
     cdef const i64* il
     cdef const i64* tl
     cdef const i64* tgp
-    cdef i64 small_order[SMALL_SUM]
-    cdef i64 small_cells[SMALL_SUM]
     cdef double small_nll[SMALL_SUM]
-    cdef double small_scale[SMALL_SUM]
-    cdef i64* order = small_order
     cdef double* nll = small_nll
-    cdef double* scales = small_scale
     cdef i64 small_offsets[SMALL_SUM]
     cdef i64* offsets = small_offsets
-    cdef int threads
     cdef double total
     cdef int mode = mean_or_sum(reduction), wanted = wants_only(grad, "log_probs")
     if mode < 0 or wanted < 0:
         return None
-    mean, want = mode == 1, wanted == 1
+    want = wanted == 1
     if zero_infinity is True:
         zinf = True
     elif zero_infinity is False:
@@ -1494,54 +1654,19 @@ def common_case(object threads_for, object log_probs, object targets, object inp
     if N > SMALL_SUM:
         nll_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_FLOAT64, 0)
         nll = <double*>cnp.PyArray_DATA(nll_arr)
-    # the samples by decreasing lattice size, ties in sample order (_losses.ctc._sample_order)
-    work = 0
-    if N <= SMALL_SUM:
-        for n in range(N):
-            cells = il[n] * (2 * tl[n] + 1)
-            work += cells
-            k = n
-            while k > 0 and before(cells, n, small_cells[k - 1], small_order[k - 1]):
-                small_cells[k] = small_cells[k - 1]
-                small_order[k] = small_order[k - 1]
-                k -= 1
-            small_cells[k] = cells
-            small_order[k] = n
-    else:
-        sizes = np.asarray(input_lengths) * (2 * np.asarray(target_lengths) + 1)
-        order_arr = np.argsort(-sizes, kind="stable").astype(np.int64)
-        order = <i64*>cnp.PyArray_DATA(order_arr)
-        work = int(sizes.sum())
-    threads = team_size(threads_for, work)
-    if not want:
-        threads = max(1, min(threads, 2 * N))
-    if want:
-        grad_out = cnp.PyArray_EMPTY(3, dims, typenum, 0)
-    if N > SMALL_SUM:
         offsets_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_INT64, 0)
         offsets = <i64*>cnp.PyArray_DATA(offsets_arr)
-        if want:
-            scale_arr = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&N, cnp.NPY_FLOAT64, 0)
-            scales = <double*>cnp.PyArray_DATA(scale_arr)
     for n in range(N):
         offsets[n] = n * S
-        if want:
-            # the reduction's factor of each sample's gradient (_losses.ctc._sample_grad_scales)
-            scales[n] = 1.0 / (<double>N * <double>(tl[n] if tl[n] > 1 else 1)) if mean else 1.0
+    if want:
+        grad_out = cnp.PyArray_EMPTY(3, dims, typenum, 0)
     if typenum == cnp.NPY_FLOAT32:
-        ctc_run(<const float*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1, tgp if N * S > 0 else NULL, offsets,
-                tl, il, order, b, nll, <float*>(cnp.PyArray_DATA(grad_out) if want else NULL),
-                scales if want else NULL, zinf, threads)
+        total = run_reduced(threads_for, <const float*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1,
+                            tgp if N * S > 0 else NULL, offsets, tl, il, b, mode, zinf, nll, nll_arr,
+                            <float*>(cnp.PyArray_DATA(grad_out) if want else NULL), 1.0, NULL)
     else:
-        ctc_run(<const double*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1, tgp if N * S > 0 else NULL, offsets,
-                tl, il, order, b, nll, <double*>(cnp.PyArray_DATA(grad_out) if want else NULL),
-                scales if want else NULL, zinf, threads)
-    # the reduction (_losses.ctc.ctc_loss): 'mean' sums each loss over its target length, then / N
-    for n in range(N):
-        if zinf and nll[n] == INFINITY:
-            nll[n] = 0.0
-        if mean:
-            nll[n] = nll[n] / <double>(tl[n] if tl[n] > 1 else 1)
-    total = partials_sum(nll, N, nll_arr)
-    loss = scalar_result(total / <double>N if mean else total, typenum)
+        total = run_reduced(threads_for, <const double*>cnp.PyArray_DATA(lp), T, N, C, N * C, C, 1,
+                            tgp if N * S > 0 else NULL, offsets, tl, il, b, mode, zinf, nll, nll_arr,
+                            <double*>(cnp.PyArray_DATA(grad_out) if want else NULL), 1.0, NULL)
+    loss = scalar_result(total, typenum)
     return (loss, {"log_probs": grad_out}) if want else loss

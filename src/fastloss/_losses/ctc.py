@@ -2,16 +2,19 @@
 
 The per-sample forward-backward runs in ``_cpu/ctc.pyx``; this module normalises the arguments
 (unbatched shapes, padded or concatenated targets, lengths of any integer type), refuses what
-torch refuses (and target labels outside ``[0, C)``, which torch reads out of bounds), and
-applies the reduction and ``zero_infinity``.
+torch refuses (and target labels outside ``[0, C)``, which torch reads out of bounds) and
+allocates. The sample order, the gradient scales, ``zero_infinity`` and the reduction are stated
+once, in the compiled module (``_cpu/ctc.pyx``), for this general path and the compiled common case.
 """
+import functools
+
 import numpy as np
 
 from .. import _backend
 from .._autograd import loss_function
 from .._reduction import resolve_reduction
 from .._validation import as_array, as_bool, as_int, check_ndim, float_operands, index_array, index_bounds
-from ._common import common_case_entry, finish_grad, finish_loss, reduced_grad_scale, sum_partials, threads_for
+from ._common import common_case_entry, finish_grad, reduced_grad_scale, threads_for
 
 
 def _lengths(value, name, batch):
@@ -168,36 +171,38 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         log_probs, targets, input_lengths, target_lengths, blank)
     T, N, C = lp.shape
     xp = _backend.array_module(lp)  # host targets with device log_probs are uploaded, as torch does
-
-    order, cells = _sample_order(il, tl)
-    threads = threads_for(cells)
-    if _grad is None or not _grad.wants("log_probs"):
-        # forward only: one task per sample, two (alpha and beta halves) with fewer samples than
-        # threads (the gradient also splits its samples in halves, and its exp rows across all threads)
-        threads = max(1, min(threads, 2 * N))
-
-    grad_out = None
-    scales = None
-    if _grad is not None and _grad.wants("log_probs"):
-        scales = _sample_grad_scales(_grad, reduction, tl, N, batched)
-        grad_out = xp.empty((T, N, C), dtype=lp.dtype)
+    mode = _MODES[reduction]
+    want = _grad is not None and _grad.wants("log_probs")
+    g, per_sample = _grad_output(_grad, reduction, N, batched) if want else (1.0, None)
+    grad_out = xp.empty((T, N, C), dtype=lp.dtype) if want else None
     nll = xp.empty(N, dtype=np.float64)
+    # The sample order, the team, the gradient scales, zero_infinity and the reduction are the
+    # compiled module's (_cpu/ctc.pyx, stated once for this path and the common case's): the CPU
+    # kernels run them in one call; the device path takes the scales from it and reduces there the
+    # losses it reads back (lengths live on the host; the GPU kernels have no work queue).
     kernels = _backend.kernels("ctc", lp)
+    host_loss = getattr(kernels, "host_loss", None)  # the CPU kernels' (the GPU namespace has the kernel alone)
     try:
-        kernels.ctc_loss(lp, flat, offsets, tl, il, order, blank, nll, grad_out,
-                         scales if scales is not None else np.zeros(0), zero_infinity, threads)
+        if host_loss is not None:
+            total = host_loss(lp, flat, offsets, tl, il, blank, mode, zero_infinity, nll, grad_out, g, per_sample,
+                              threads_for)
+        else:
+            rules = _rules()
+            scales = None
+            if want:
+                scales = rules.grad_scales(tl, mode, g) if per_sample is None else per_sample
+            kernels.ctc_loss(lp, flat, offsets, tl, il, None, blank, nll, grad_out, scales, zero_infinity, 1)
+            host_nll = np.ascontiguousarray(_backend.to_host(nll))  # the losses' one read (N values)
+            total = rules.reduce_losses(host_nll, tl, mode, zero_infinity)
+            nll = xp.asarray(host_nll)
     except IndexError as bad:  # a used device label out of range (fastloss._gpu.BadIndex): name it as the CPU path
         _check_labels(_backend.to_host(tg), tl, offsets, C)
         raise bad
 
-    if zero_infinity:
-        nll = xp.where(nll == np.inf, 0.0, nll)
     if reduction == "none":
-        loss = xp.asarray(nll if batched else nll.reshape(())).astype(out_dtype)
+        loss = (nll if batched else nll.reshape(())).astype(out_dtype)
     else:
-        # per-sample losses ('mean': each over its target length) summed in a fixed order
-        total = sum_partials(nll if reduction == "sum" else nll / xp.asarray(np.maximum(tl, 1)))
-        loss = finish_loss(total / N if reduction == "mean" else total, out_dtype)
+        loss = xp.asarray(total, dtype=out_dtype)
     if _grad is None:
         return loss
     grads = {}
@@ -206,34 +211,28 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     return loss, grads
 
 
-# Up to this many samples, Python's sort over lists beats NumPy's element-wise ops and argsort
-# (a microsecond each to start).
-_SMALL_BATCH = 64
+# The reduction as the compiled module numbers it (common_case.pxd's mean_or_sum, and 'none')
+_MODES = {"sum": 0, "mean": 1, "none": 2}
 
 
-def _sample_order(il, tl):
-    """The samples by decreasing lattice size ``T_n * (2 S_n + 1)`` (ties in sample order), as
-    int64, and the total of the sizes (the call's work)."""
-    if il.shape[0] <= _SMALL_BATCH:
-        cells = [t * (2 * s + 1) for t, s in zip(il.tolist(), tl.tolist())]
-        order = sorted(range(len(cells)), key=lambda n: -cells[n])  # sorted() is stable
-        return np.array(order, dtype=np.int64), sum(cells)
-    cells = il * (2 * tl + 1)
-    return np.argsort(-cells, kind="stable").astype(np.int64), int(cells.sum())
+@functools.cache
+def _rules():
+    """The compiled module that states the loss's rules, for the device path's host values."""
+    from .. import _cpu
+
+    return _cpu.kernels("ctc")
 
 
-def _sample_grad_scales(grad, reduction, tl, N, batched):
-    """The factor of each sample's gradient: grad_output times the reduction's scale."""
+def _grad_output(grad, reduction, N, batched):
+    """grad_output as the kernels take it: ``(g, None)``, one float for the loss (or every sample),
+    or with 'none' ``(1.0, one float64 per sample)`` (on its device)."""
+    if reduction != "none":
+        return reduced_grad_scale(grad, 1.0, "ctc_loss"), None
     go = grad.grad_output
-    if reduction == "none":
-        if go is None:
-            return np.ones(N)
-        if go.ndim == 0 or go.size == 1 and not batched:
-            return np.full(N, float(_backend.to_host(go.reshape(()))))
-        if tuple(go.shape) != (N,):
-            raise ValueError(f"ctc_loss: grad_output.shape={tuple(go.shape)} must equal the loss's shape ({N},)")
-        return _backend.array_module(go).ascontiguousarray(go, dtype=np.float64)  # stays on its device
-    g = reduced_grad_scale(grad, 1.0, "ctc_loss")
-    if reduction == "sum":
-        return np.full(N, g)
-    return g / (N * np.maximum(tl, 1).astype(np.float64))
+    if go is None:
+        return 1.0, None
+    if go.ndim == 0 or go.size == 1 and not batched:
+        return float(_backend.to_host(go.reshape(()))), None
+    if tuple(go.shape) != (N,):
+        raise ValueError(f"ctc_loss: grad_output.shape={tuple(go.shape)} must equal the loss's shape ({N},)")
+    return 1.0, _backend.array_module(go).ascontiguousarray(go, dtype=np.float64)  # stays on its device
