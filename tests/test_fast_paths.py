@@ -40,7 +40,7 @@ def _loss_fn(name):
 @pytest.mark.parametrize("name", list(CALLS))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("N", [1, 8, 300])
+@pytest.mark.parametrize("N", [1, 8, 300, 4000])  # 4000 rows: a two-thread team
 def test_fast_path_equals_the_general_path_bit_for_bit(monkeypatch, name, dtype, reduction, N):
     module, attr, call = CALLS[name]
     x, y, m = _inputs(dtype, N=N)

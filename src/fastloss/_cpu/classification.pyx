@@ -923,7 +923,7 @@ def common_case(threads_for, input, target, long long ignore_index, bint mean, b
     the loss layer's team-size policy (see ``common_case.pxd``'s ``team_size``).
 
     The common case: an aligned, native-order, C-contiguous ``(N, C)`` float32 or float64 ndarray
-    input with ``0 < N <= SMALL_SUM`` and ``C > 0``; a C-contiguous native int64 ``(N,)`` target
+    input with ``N > 0`` and ``C > 0``; a C-contiguous native int64 ``(N,)`` target
     whose entries all lie in ``[0, C)`` and differ from ``ignore_index``; and (the caller's part)
     no weight, no smoothing, 'mean' or 'sum', grad_output at its default. It runs the general
     path's row loops with its team size and adds the row losses as ``sum_partials`` does: the same
@@ -937,7 +937,7 @@ def common_case(threads_for, input, target, long long ignore_index, bint mean, b
         return None
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>input)
     cdef Py_ssize_t N = dims[0], C = dims[1], n
-    if cnp.PyArray_DIMS(<cnp.ndarray>target)[0] != N or N == 0 or N > SMALL_SUM or C == 0:
+    if cnp.PyArray_DIMS(<cnp.ndarray>target)[0] != N or N == 0 or C == 0:
         return None
     cdef const int64_t* tb = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray>target)
     cdef int64_t ti
@@ -963,9 +963,15 @@ def common_case(threads_for, input, target, long long ignore_index, bint mean, b
 cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_t* tb, long long ignore_index,
                         bint is_nll, floating* gb, double g_scale, int threads) except? -1.0:
     """:func:`common_case`'s kernel call with unit weights: the summed row losses."""
-    cdef double partial[SMALL_SUM]
+    cdef double small[SMALL_SUM]
+    cdef double* partial = small
     cdef Py_ssize_t c
     cdef FlGuard guard
+    cdef cnp.npy_intp n_rows = N
+    # above SMALL_SUM rows the partials are summed as an ndarray (sum_partials' NumPy sum)
+    partials = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0) if N > SMALL_SUM else None
+    if partials is not None:
+        partial = <double*> cnp.PyArray_DATA(<cnp.ndarray>partials)
     cdef floating* w = <floating*> malloc(C * sizeof(floating))
     if w == NULL:
         raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
@@ -980,7 +986,7 @@ cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const in
             ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
     free(w)
     guard_raise(&guard)
-    return partials_sum(partial, N, None)
+    return partials_sum(partial, N, partials)
 
 
 cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,

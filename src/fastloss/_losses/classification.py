@@ -296,9 +296,9 @@ def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad)
     machinery (:func:`_class_index_loss`, whose result it equals bit for bit): NumPy arrays, a
     C-contiguous ``(N, C)`` float32/float64 input, a contiguous int64 ``(N,)`` target whose every
     entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
-    default. Returns None for any other call: the general path checks and computes it. Up to 64
-    samples this is one compiled step (the kernel module's ``common_case``), above it the kernel's
-    fused-type specialisation called from here."""
+    default. Returns None for any other call: the general path checks and computes it. With NumPy
+    arrays this is one compiled step (the kernel module's ``common_case``); the kernel's fused-type
+    specialisation is called from here where that step declines (e.g. an unaligned input)."""
     if grad is not None and grad.grad_output is not None:
         return None
     want = grad is not None and grad.wants("input")
