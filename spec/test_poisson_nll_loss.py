@@ -26,8 +26,27 @@ def draw_args(dtype, smooth=False):
     return _draw()
 
 
+def term_scale(args, kwargs):
+    """Per element, the magnitude of the terms the loss adds and cancels: exp(x) and y x (or x and
+    y log(x + eps)), and the Stirling terms where they apply. exp(x) - y x can be far smaller than
+    either term (e.g. x = 1.84, y = 3.75: 6.31 - 6.91); a float32 loss inherits the float32
+    rounding of the terms, which torch's float32 arithmetic shares (however it happens to round)."""
+    x, y = (np.asarray(a, dtype=np.float64) for a in args)
+    eps = kwargs.get("eps", 1e-8)
+    with np.errstate(all="ignore"):
+        if kwargs.get("log_input", True):
+            scale = np.exp(x) + np.abs(y * x)
+        else:
+            scale = np.abs(x) + np.abs(y * np.log(x + eps))
+        if kwargs.get("full", False):
+            stirling = np.abs(y * np.log(y)) + np.abs(y) + 0.5 * np.abs(np.log(2 * np.pi * y))
+            scale = scale + np.where(y > 1, stirling, 0.0)
+    return np.nan_to_num(scale, nan=0.0, posinf=np.inf)
+
+
 SPEC = LossSpec("poisson_nll_loss", reference=ref.poisson_nll_loss, draw_args=draw_args,
-                fd_args=lambda dtype: draw_args(dtype, smooth=True), differentiable=("input", "target"))
+                fd_args=lambda dtype: draw_args(dtype, smooth=True), differentiable=("input", "target"),
+                loss_scale=term_scale)
 globals().update(standard_properties(SPEC))
 
 
