@@ -267,7 +267,7 @@ cdef extern from *:
 
     /* multilabel_soft_margin_loss, one float32 row of n classes (x, y contiguous; w contiguous
      * when w_step == 1, one value when 0): tmp = w (y softplus(-x) + (1 - y) softplus(x)),
-     * written as w (max(x, 0) - y x + log1p(exp(-|x|))) with the selects on the bits; gx = gs w
+     * written as w ((x >= 0 ? 1 - y : -y) x + log1p(exp(-|x|))) with the selects on the bits; gx = gs w
      * (sigmoid(x) - y), gy = -gs w x where wanted (non-NULL). Returns sum(tmp) in double. */
     FASTLOSS_CLONES static double fastloss_mlsm_row_f(const float *x, const float *y, const float *w, int w_step,
                                                       ptrdiff_t n, float *tmp, float *gx, float *gy, float gs)
@@ -278,9 +278,12 @@ cdef extern from *:
             uint32_t ux = fastloss_f2u(x[i]);
             uint32_t neg = -(ux >> 31);
             float e = fastloss_expf_nonpos(-fabsf(x[i]));   /* exp(-|x|) (-|x| made on the bits stays scalar) */
-            float relu = fastloss_u2f(ux & ~neg);                              /* max(x, 0) */
+            /* max(x, 0) - y x as (1 - y) x for x >= 0, -y x below: no cancellation (both terms >= 0
+             * for y in [0, 1]; max(x, 0) - y x loses the digits of a small result, e.g. x = 4.67,
+             * y = 0.9375); the arrangement of the GPU kernel */
+            float coef = fastloss_u2f((fastloss_f2u(-y[i]) & neg) | (fastloss_f2u(1.0f - y[i]) & ~neg));
             float wv = w[i * w_step];
-            tmp[i] = wv * (relu - y[i] * x[i] + fastloss_log1pf_unit(e));
+            tmp[i] = wv * (coef * x[i] + fastloss_log1pf_unit(e));
         }
         if (gx != NULL)
             for (i = 0; i < n; i++) {
@@ -333,8 +336,9 @@ cdef extern from *:
             uint64_t ux = fl_vm_bits(x[i]);
             uint64_t neg = -(ux >> 63);
             double e = fl_exp_neg(-fabs(x[i]));    /* exp(-|x|) (-|x| made on the bits stays scalar) */
-            double relu = fl_vm_double(ux & ~neg);                               /* max(x, 0) */
-            tmp[i] = w[i * w_step] * (relu - y[i] * x[i] + fl_log1p_unit(e));
+            /* max(x, 0) - y x without cancellation, as in the float32 row */
+            double coef = fl_vm_double((fl_vm_bits(-y[i]) & neg) | (fl_vm_bits(1.0 - y[i]) & ~neg));
+            tmp[i] = w[i * w_step] * (coef * x[i] + fl_log1p_unit(e));
         }
         if (gx != NULL)
             for (i = 0; i < n; i++) {
