@@ -6,7 +6,7 @@ import numpy as np
 from .._backend import array_module, gpu_emulated, kernels, to_host
 from .._threads import kernel_threads
 
-__all__ = ["INT64", "plain_reduction", "common_case_entry",
+__all__ = ["plain_reduction", "common_case_entry",
            "threads_for", "collapse_2d", "empty_in_order", "memory_order", "sum_to_shape", "reduced_grad_scale",
            "per_element_grad_output", "finish_loss", "finish_grad", "reduction_scale", "sum_partials", "ones"]
 
@@ -14,9 +14,6 @@ __all__ = ["INT64", "plain_reduction", "common_case_entry",
 # Below this much work (elements touched) a kernel runs on one thread: waking the OpenMP team
 # costs microseconds, more than such a loop.
 PARALLEL_MIN_WORK = 32768
-
-
-INT64 = np.dtype(np.int64)
 
 
 def plain_reduction(size_average, reduce, reduction):

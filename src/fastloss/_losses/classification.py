@@ -27,7 +27,6 @@ from .._validation import (
     index_bounds,
 )
 from ._common import (
-    INT64,
     common_case_entry,
     finish_grad,
     finish_loss,
@@ -293,46 +292,21 @@ _INT64_LIMIT = 2 ** 63
 
 def _fast_class_index(kernel_name, input, target, ignore_index, reduction, grad):
     """nll_loss and class-index cross_entropy in the common case, without the general path's
-    machinery (:func:`_class_index_loss`, whose result it equals bit for bit): NumPy arrays, a
-    C-contiguous ``(N, C)`` float32/float64 input, a contiguous int64 ``(N,)`` target whose every
-    entry is a class (none ignored), no weight, no smoothing, a reduced loss, grad_output at its
-    default. Returns None for any other call: the general path checks and computes it. With NumPy
-    arrays this is one compiled step (the kernel module's ``common_case``); the kernel's fused-type
-    specialisation is called from here where that step declines (e.g. an unaligned input)."""
+    machinery (:func:`_class_index_loss`, whose result it equals bit for bit): one compiled step,
+    the kernel module's ``common_case`` (NumPy arrays, an aligned C-contiguous ``(N, C)``
+    float32/float64 input, a contiguous int64 ``(N,)`` target whose every entry is a class, none
+    ignored), here with no weight, no smoothing, a reduced loss and grad_output at its default.
+    Returns None for any other call: the general path checks and computes it."""
     if grad is not None and grad.grad_output is not None:
         return None
     want = grad is not None and grad.wants("input")
     entry = common_case_entry("classification")
-    if entry is not None:
-        result = entry(input, target, ignore_index, reduction == "mean", want, kernel_name == "nll")
-        if result is not None:
-            loss, g = result
-            return loss if grad is None else (loss, {"input": g} if want else {})
-    if (type(input) is not np.ndarray or type(target) is not np.ndarray or input.ndim != 2 or target.ndim != 1
-            or target.dtype is not INT64 or target.strides[0] != 8 or not input.flags.c_contiguous):
+    result = None if entry is None else entry(input, target, ignore_index, reduction == "mean", want,
+                                              kernel_name == "nll")
+    if result is None:
         return None
-    N, C = input.shape
-    if target.shape[0] != N or N == 0 or C == 0:
-        return None
-    low, high = index_bounds(target)
-    if low < 0 or high >= C or low <= ignore_index <= high:
-        return None
-    dtype = input.dtype
-    kernel = _backend.cpu_kernel("classification", "nll" if kernel_name == "nll" else "ce_index_rows", dtype)
-    if kernel is None:
-        return None
-    g = np.empty((N, C, 1), dtype=dtype) if want else None
-    g_scale = 1.0 / N if reduction == "mean" else 1.0
-    partial = np.zeros(N)
-    v, t, w = input.reshape(N, C, 1), target.reshape(N, 1), ones(C, dtype)
-    if kernel_name == "nll":
-        kernel(v, t, w, ignore_index, None, g, None, g_scale, partial,
-               threads_for(N * C if want else N * NLL_SAMPLE_WORK))
-    else:
-        kernel(v, t, w, ignore_index, 0.0, None, g, None, g_scale, partial, threads_for(N * C))
-    total = sum_partials(partial)
-    loss = np.asarray(total / N if reduction == "mean" else total, dtype=dtype)
-    return loss if grad is None else (loss, {"input": g.reshape(N, C)} if want else {})
+    loss, g = result
+    return loss if grad is None else (loss, {"input": g} if want else {})
 
 
 def _fast_options(size_average, reduce, reduction, ignore_index):
