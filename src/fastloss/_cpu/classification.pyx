@@ -220,22 +220,19 @@ cdef extern from *:
     static double (*fastloss_exp_sum_f)(const float *, float *, ptrdiff_t, float) = fastloss_exp_sum_f_plain;
     static void (*fastloss_exp_acc_f)(const float *, const float *, float *, double *, ptrdiff_t) = fastloss_exp_acc_f_plain;
 
-    /* level: 2 = AVX-512 allowed, 1 = AVX2 allowed, 0 = the plain exp. Returns the level chosen. */
+    /* level: 2 = the AVX-512 build, 1 = the AVX2 build, 0 = the plain exp (the caller checks that the
+     * CPU runs it: isa.pyx's has_avx512/has_avx2, FMA included). Returns the level in use. */
     static int fastloss_softmax_select(int level)
     {
         fastloss_exp_sum_f = fastloss_exp_sum_f_plain;
         fastloss_exp_acc_f = fastloss_exp_acc_f_plain;
     #if FASTLOSS_FMA_DISPATCH
-        __builtin_cpu_init();
-        if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2"))
-            return 0;
-        if (level >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-                && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        if (level >= 2) {
             fastloss_exp_sum_f = fastloss_exp_sum_f_v4;
             fastloss_exp_acc_f = fastloss_exp_acc_f_v4;
             return 2;
         }
-        if (level >= 1) {
+        if (level == 1) {
             fastloss_exp_sum_f = fastloss_exp_sum_f_v3;
             fastloss_exp_acc_f = fastloss_exp_acc_f_v3;
             return 1;
@@ -381,7 +378,14 @@ _SOFTMAX_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
 def select_softmax_exp(isa):
     """Use the float32 softmax exp of ``isa`` ('baseline', 'avx2', 'avx512') or the best below
     it that this CPU runs; returns the variant's name. Not while a kernel runs (tests only)."""
-    return _SOFTMAX_EXP_NAMES[fastloss_softmax_select(_SOFTMAX_LEVELS[isa])]
+    from .isa import has_avx2, has_avx512
+
+    level = _SOFTMAX_LEVELS[isa]
+    if level == 2 and not has_avx512():
+        level = 1
+    if level == 1 and not has_avx2():
+        level = 0
+    return _SOFTMAX_EXP_NAMES[fastloss_softmax_select(level)]
 
 
 def softmax_exp_row(const float[::1] x, float m):
