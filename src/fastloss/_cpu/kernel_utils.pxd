@@ -13,8 +13,10 @@ cdef extern from "vecmath.h" nogil:
     float fl_log1pf(float x)
     double fl_exp_neg(double x)
     float fl_expf_neg(float x)
-    double fl_log1p_m1(double x)
-    float fl_log1pf_m1(float x)
+    double fl_log_unit(double x)
+    float fl_logf_unit(float x)
+    double fl_log1m_unit(double x)
+    float fl_log1mf_unit(float x)
     double fl_log1p_unit(double x)
     float fl_log1pf_unit(float x)
     float fl_log1pf_unit_fast(float x)
@@ -96,12 +98,21 @@ cdef inline floating f_exp_neg(floating v) noexcept nogil:
         return fl_exp_neg(v)
 
 
-cdef inline floating f_log1p_m1(floating v) noexcept nogil:
-    """log1p for -1 <= v <= 0 (or NaN): f_log1p's value without the special cases it cannot meet."""
+cdef inline floating f_log_unit(floating v) noexcept nogil:
+    """log for 0 <= v <= 1 (or NaN), binary_cross_entropy's log(p): called with f_log1m_unit on the
+    same v, the compiler computes the pair's shared work once (vecmath.h's fl_vm_log_pair)."""
     if floating is float:
-        return fl_log1pf_m1(v)
+        return fl_logf_unit(v)
     else:
-        return fl_log1p_m1(v)
+        return fl_log_unit(v)
+
+
+cdef inline floating f_log1m_unit(floating v) noexcept nogil:
+    """log1p(-v) for 0 <= v <= 1 (or NaN), binary_cross_entropy's log(1 - p): see f_log_unit."""
+    if floating is float:
+        return fl_log1mf_unit(v)
+    else:
+        return fl_log1m_unit(v)
 
 
 cdef inline floating f_log1p_unit(floating v) noexcept nogil:

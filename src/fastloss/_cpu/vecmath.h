@@ -27,6 +27,8 @@
  *    log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R the Remez polynomial Lg1..Lg7 of fdlibm,
  *    k ln2 added as head + tail. log1p rounds u = 1 + x and adds the rounding error back as
  *    c = (x - (u - 1)) / u (u - 1 is exact for every u that matters, so c is too).
+ *  - fl_log_unit / fl_log1m_unit (binary_cross_entropy's log(p) and log1p(-p)): one pair computed
+ *    from a = min(p, 1 - p), whose two logs need no correction term (see fl_vm_log_pair).
  *  - float versions: the same methods in float arithmetic (four lanes per SSE2 vector instead of
  *    two), with FreeBSD's float coefficients for log (e_logf.c) and a Taylor polynomial for exp;
  *    every float32 input checked: max error 0.94 ulp (exp), 0.84 (log), 0.87 (log1p); with FMA
@@ -191,6 +193,14 @@ FL_VM_INLINE double fl_vm_log_tail(double f, double hfsq)
     return s * (hfsq + (t2 + t1));
 }
 
+/* log(2^k (1 + f)) for f in [sqrt(2)/2 - 1, sqrt(2) - 1] and an integer-valued k, in fdlibm's order
+ * of additions (k ln2 as head + tail, the head last) */
+FL_VM_INLINE double fl_vm_log_core(double f, double k)
+{
+    double hfsq = 0.5 * f * f;
+    return fl_vm_log_tail(f, hfsq) + k * FL_VM_LN2_LO - hfsq + f + k * FL_VM_LN2_HI;
+}
+
 /* The special results of log-like functions, as an addend: -0.0 for ordinary inputs (x + -0.0
  * is x for every x, -0.0 included), else the IEEE result, which the finite core value added
  * to it cannot change. Only selects between constants and x: GCC if-converts those even with
@@ -218,9 +228,7 @@ FL_VM_INLINE double fl_log(double x)
     double k;
     double f = fl_vm_split(xs, &k);
     k = k - (fl_vm_double(0x4330000000000000ull | (mz & 54u)) - 4503599627370496.0);
-    double hfsq = 0.5 * f * f;
-    double core = fl_vm_log_tail(f, hfsq) + k * FL_VM_LN2_LO - hfsq + f + k * FL_VM_LN2_HI;
-    return core + fl_vm_log_special(x, 0.0);
+    return fl_vm_log_core(f, k) + fl_vm_log_special(x, 0.0);
 }
 
 /* log(u) + c for a normal u = fl(1 + x) and the correction c = (rounding error of u) / u: the log
@@ -256,22 +264,41 @@ FL_VM_INLINE double fl_log1p_unit(double e)
     return fl_vm_log1p_core(u, (e - (u - 1.0)) / u);
 }
 
-/* log1p(x) for -1 <= x <= 0 (NaN gives NaN): binary_cross_entropy's log1p(-p). fl_log1p bit for
- * bit on that range with the special cases it can meet: u = 1 + x lies in [0, 1] and u - 1 is
- * exact (Sterbenz), so c needs no stand-in input; u = 0 (x = -1) only makes c 0 / tiny = 0 and
- * the core garbage-but-finite, which the -inf addend then overrides. */
-FL_VM_INLINE double fl_log1p_m1(double x)
+/* log(x) and log1p(-x) for 0 <= x <= 1 (NaN gives NaN): binary_cross_entropy's pair, in about
+ * the operations of one fl_log and without a division for log1p's correction. With a = min(x, 1 - x)
+ * (exact: 1 - x is exact for x >= 1/2, Sterbenz), the pair is {log(a), log(1 - a)} in some order:
+ *  - log(a), a in [0, 1/2]: fl_log's core on a 2^54, which is exact and normal for every a > 0
+ *    (subnormals included), so the subnormal scaling is one product and 54 is taken back from k;
+ *  - log(1 - a), 1 - a = 2^k (1 + f) with f exact, so no rounding of 1 - a needs correcting:
+ *    a <= 1 - sqrt(2)/2: k = 0, f = -a; else k = -1, f = 1 - 2a (exact: 2a in [0.58, 1], Sterbenz).
+ *    Both f lie in the core's domain [sqrt(2)/2 - 1, sqrt(2) - 1].
+ * x = 0 gives (-inf, 0), x = 1 (0, -inf), x = -0.0 (-inf, +0.0). Bounds in tests/test_vecmath.py.
+ * Call both halves on the same x: after inlining the compiler computes the shared work once, and
+ * the final selects pick between two values both computed (alone, one half's select would keep a
+ * branch in the SSE2 float64 build, since its other arm is computed for that arm only). */
+FL_VM_INLINE void fl_vm_log_pair(double x, double *lx, double *l1x)
 {
-    double u = 1.0 + x;
-    /* + 2^-200 changes no u >= 2^-53 (the smallest nonzero one) and keeps u = 0 off 0/0 */
-    double core = fl_vm_log1p_core(u, (x - (u - 1.0)) / (u + 6.223015277861142e-61));
-    /* -inf where u = +0 (x = -1), else -0.0, built from integer bits: a float select on x or u
-     * makes GCC thread the x = -1 path apart and the loop stays scalar; an exponent-field test as
-     * fl_log's, since SSE2 has no 64-bit compare */
-    uint64_t pole = ((((fl_vm_bits(u) >> 52) & 0x7ffu) + 0x7ffu) >> 11) - 1u; /* u has no subnormals */
-    double res = core + fl_vm_double(0x8000000000000000ull | (pole & 0x7ff0000000000000ull));
-    return fl_vm_double(fl_vm_bits(res) | (fl_vm_bits(x) & 0x8000000000000000ull));
+    /* The selects follow the rule above: each arm is a value the condition already used, x itself,
+     * or a constant. */
+    double t = 1.0 - x;
+    double a = t < x ? t : x; /* NaN: x */
+    double k1;
+    double f1 = fl_vm_split(a * 18014398509481984.0, &k1); /* 2^54 */
+    double s1 = a == 0.0 ? -FL_VM_INF : -0.0;              /* the pole, as fl_vm_log_special */
+    s1 = a == a ? s1 : a;
+    double la = fl_vm_log_core(f1, k1 - 54.0) + s1;
+    double g = 1.0 - (a + a);
+    int far = g < 0.41421356237309503; /* a > 1 - sqrt(2)/2, as 1 - 2a < sqrt(2) - 1 */
+    double f2 = far ? g : -a;
+    double k2 = far ? -1.0 : 0.0;
+    double l1a = fl_vm_log_core(f2, k2);
+    int swapped = t < x;
+    *lx = swapped ? l1a : la;
+    *l1x = swapped ? la : l1a;
 }
+
+FL_VM_INLINE double fl_log_unit(double x) { double lx, l1x; fl_vm_log_pair(x, &lx, &l1x); return lx; }
+FL_VM_INLINE double fl_log1m_unit(double x) { double lx, l1x; fl_vm_log_pair(x, &lx, &l1x); return l1x; }
 
 /* ------------------------------------------------------------------------ float versions */
 /* The same methods in float arithmetic on 32-bit lanes (twice as many per vector as double),
@@ -364,6 +391,13 @@ FL_VM_INLINE float fl_vm_log_tailf(float f, float hfsq)
     return s * (hfsq + (t2 + t1));
 }
 
+/* fl_vm_log_core in float */
+FL_VM_INLINE float fl_vm_log_coref(float f, float k)
+{
+    float hfsq = 0.5f * f * f;
+    return fl_vm_log_tailf(f, hfsq) + k * FL_VM_LN2F_LO_LOG - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+}
+
 FL_VM_INLINE float fl_vm_log_specialf(float x, float pole)
 {
     float s = x == pole ? -FL_VM_INFF : -0.0f;
@@ -381,9 +415,7 @@ FL_VM_INLINE float fl_logf(float x)
     float k;
     float f = fl_vm_splitf(xs, &k);
     k = k - (fl_vm_float(0x4b000000u | (mz & 25u)) - 8388608.0f);
-    float hfsq = 0.5f * f * f;
-    float core = fl_vm_log_tailf(f, hfsq) + k * FL_VM_LN2F_LO_LOG - hfsq + f + k * FL_VM_LN2F_HI_LOG;
-    return core + fl_vm_log_specialf(x, 0.0f);
+    return fl_vm_log_coref(f, k) + fl_vm_log_specialf(x, 0.0f);
 }
 
 /* fl_vm_log1p_core in float */
@@ -411,15 +443,28 @@ FL_VM_INLINE float fl_log1pf_unit(float e)
     return fl_vm_log1p_coref(u, (e - (u - 1.0f)) / u);
 }
 
-/* fl_log1p_m1 in float: fl_log1pf on [-1, 0], bit for bit (+ 2^-100: u >= 2^-24 unchanged) */
-FL_VM_INLINE float fl_log1pf_m1(float x)
+/* fl_vm_log_pair in float (a 2^24 is exact and normal for every float a in (0, 1/2]) */
+FL_VM_INLINE void fl_vm_log_pairf(float x, float *lx, float *l1x)
 {
-    float u = 1.0f + x;
-    float core = fl_vm_log1p_coref(u, (x - (u - 1.0f)) / (u + 7.88860905e-31f));
-    uint32_t pole = 0u - (uint32_t)(fl_vm_bitsf(u) == 0u);
-    float res = core + fl_vm_float(0x80000000u | (pole & 0x7f800000u));
-    return fl_vm_float(fl_vm_bitsf(res) | (fl_vm_bitsf(x) & 0x80000000u));
+    float t = 1.0f - x;
+    float a = t < x ? t : x;
+    float k1;
+    float f1 = fl_vm_splitf(a * 16777216.0f, &k1); /* 2^24 */
+    float s1 = a == 0.0f ? -FL_VM_INFF : -0.0f;
+    s1 = a == a ? s1 : a;
+    float la = fl_vm_log_coref(f1, k1 - 24.0f) + s1;
+    float g = 1.0f - (a + a);
+    int far = g < 0.41421356f;
+    float f2 = far ? g : -a;
+    float k2 = far ? -1.0f : 0.0f;
+    float l1a = fl_vm_log_coref(f2, k2);
+    int swapped = t < x;
+    *lx = swapped ? l1a : la;
+    *l1x = swapped ? la : l1a;
 }
+
+FL_VM_INLINE float fl_logf_unit(float x) { float lx, l1x; fl_vm_log_pairf(x, &lx, &l1x); return lx; }
+FL_VM_INLINE float fl_log1mf_unit(float x) { float lx, l1x; fl_vm_log_pairf(x, &lx, &l1x); return l1x; }
 
 /* log1p(e) for 0 <= e <= 1 (NaN gives NaN) in fewer operations than fl_log1pf_unit, for
  * softplus's log1p(exp(-|z|)) in the float32 losses: no exponent split, one division.

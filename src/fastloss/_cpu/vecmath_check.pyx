@@ -2,8 +2,8 @@
 """Array-in, array-out access to the vectorisable exp/log/log1p of vecmath.h, for the accuracy
 tests (tests/test_vecmath.py) and micro-benchmarks.
 
-``exp``/``log``/``log1p`` (and ``exp_neg``/``log1p_m1``/``log1p_unit``) go through ``kernel_utils.f_exp``/``f_log``/``f_log1p``
-(``f_exp_neg``/``f_log1p_m1``/``f_log1p_unit``) - exactly what the
+``exp``/``log``/``log1p`` (and ``exp_neg``/``log_pair``/``log1p_unit``) go through ``kernel_utils.f_exp``/``f_log``/``f_log1p``
+(``f_exp_neg``/``f_log_unit`` with ``f_log1m_unit``/``f_log1p_unit``) - exactly what the
 loss kernels call - in the loop shape the kernels use (a plain loop over a contiguous block), so
 the compiler sees the same code to vectorise. ``libm_*`` run the same loop over the C library's
 scalar functions, as the baseline to compare speed against.
@@ -11,7 +11,7 @@ scalar functions, as the baseline to compare speed against.
 from libc.math cimport exp, expf, log, logf, log1p, log1pf
 import numpy as np
 
-from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_exp_neg, f_log1p_m1, f_log1p_unit, f_log1p_unit_fast
+from .kernel_utils cimport floating, f_exp, f_log, f_log1p, f_exp_neg, f_log_unit, f_log1m_unit, f_log1p_unit, f_log1p_unit_fast
 
 
 cdef inline void _exp_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
@@ -38,10 +38,13 @@ cdef inline void _exp_neg_loop(const floating* x, floating* y, Py_ssize_t n) noe
         y[i] = f_exp_neg(x[i])
 
 
-cdef inline void _log1p_m1_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+cdef inline void _log_pair_loop(const floating* x, floating* y, floating* z, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        y[i] = f_log1p_m1(x[i])
+    cdef floating v
+    for i in range(n):  # both halves on one loaded element, as binary_cross_entropy calls them
+        v = x[i]
+        y[i] = f_log_unit(v)
+        z[i] = f_log1m_unit(v)
 
 
 cdef inline void _log1p_unit_loop(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
@@ -101,9 +104,9 @@ def exp_neg_(const floating[::1] x, floating[::1] out):
         _exp_neg_loop(&x[0], &out[0], x.shape[0])
 
 
-def log1p_m1_(const floating[::1] x, floating[::1] out):
+def log_pair_(const floating[::1] x, floating[::1] out, floating[::1] out2):
     with nogil:
-        _log1p_m1_loop(&x[0], &out[0], x.shape[0])
+        _log_pair_loop(&x[0], &out[0], &out2[0], x.shape[0])
 
 
 def log1p_unit_(const floating[::1] x, floating[::1] out):
@@ -152,9 +155,13 @@ def vexp_neg(x, out=None):
     return _run(exp_neg_, x, out)
 
 
-def vlog1p_m1(x, out=None):
-    """log1p for -1 <= x <= 0 (binary_cross_entropy's log1p(-p)) with fl_log1p_m1 / fl_log1pf_m1."""
-    return _run(log1p_m1_, x, out)
+def vlog_pair(x):
+    """(log(x), log1p(-x)) for 0 <= x <= 1 (binary_cross_entropy's pair) with fl_log_unit and
+    fl_log1m_unit (float32: fl_logf_unit, fl_log1mf_unit) in one loop."""
+    x = np.ascontiguousarray(x)
+    second = np.empty_like(x.reshape(-1))
+    first = _run(log_pair_, x, None, second)
+    return first, second.reshape(x.shape)
 
 
 def vlog1p_unit(x, out=None):
