@@ -873,7 +873,8 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
                   Py_ssize_t S, const int64_t* tb, const floating* wp, long long ignore_index, floating* outb,
                   floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
                   FlGuard* guard) noexcept nogil:
-    """The loop of :func:`nll` on raw pointers (also run by :func:`common_case`)."""
+    """The loop of :func:`nll` on raw pointers (also run by :func:`common_case`). ``wp`` NULL: unit
+    weights (the same values as a weight of ones, without its read per sample)."""
     cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double total, loss
     cdef Py_ssize_t n, s, k, lo, hi, chunk
@@ -895,7 +896,10 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             if fl_guard_tick(guard, n, poll):
                 continue
             ti = tb[n]
-            loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
+            if wp == NULL:
+                loss = 0 if ti == ignore_index else -xb[n * xs0 + ti * xs1]
+            else:
+                loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
             if store:
                 outb[n] = <floating>loss
             else:
@@ -909,6 +913,10 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             ti = tb[n * S + s]
             if ti == ignore_index:
                 loss = 0
+            elif wp == NULL:
+                loss = -xb[n * xs0 + ti * xs1 + s * xs2]
+                if want_grad:
+                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale))
             else:
                 loss = -wp[ti] * xb[n * xs0 + ti * xs1 + s * xs2]
                 if want_grad:
@@ -980,18 +988,20 @@ cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const in
     partials = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0) if N > SMALL_SUM else None
     if partials is not None:
         partial = <double*> cnp.PyArray_DATA(<cnp.ndarray>partials)
+    fl_guard_init(&guard)
+    if is_nll:
+        with nogil:
+            nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
+        guard_raise(&guard)
+        return partials_sum(partial, N, partials)
     cdef floating* w = <floating*> malloc(C * sizeof(floating))
     if w == NULL:
         raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
                           f"could not be allocated)")
     for c in range(C):
         w[c] = 1
-    fl_guard_init(&guard)
     with nogil:
-        if is_nll:
-            nll_run(xb, C, 1, 1, N, C, 1, tb, w, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
-        else:
-            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
+        ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
     free(w)
     guard_raise(&guard)
     return partials_sum(partial, N, partials)
