@@ -56,8 +56,10 @@
  * FMA (c + a * b and a * b + c are the same IEEE sum), so the baseline build's results are
  * unchanged. The variants with FMA agree with each other bit for bit (the same operations, lane
  * by lane) and differ from the baseline in the last bit of some results; every bound below holds
- * for both (tests/test_vecmath.py runs on the variant the kernels use). Only the polynomials are
- * fused: the reductions and the corrections are written to be exact, or to round once, as they are. */
+ * for both (tests/test_vecmath.py runs on the variant the kernels use). Beyond the polynomials, only
+ * additions of an exact product are fused (k times the head of ln2, whose bits are few enough):
+ * one rounding either way, so the same bits with one instruction fewer. The other reductions and
+ * the corrections are written to be exact, or to round once, as they are. */
 #if defined(__FMA__)
 #define FL_VM_FMA(a, b, c) __builtin_fma((a), (b), (c))
 #define FL_VM_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
@@ -128,7 +130,7 @@ FL_VM_INLINE double fl_exp(double x)
      * |x| <= 1000 keeps |k| <= 1443, so each half of k below is a normal exponent. */
     double xc = fl_vm_clamp(x, 1000.0);
     double k = (xc * FL_VM_INV_LN2 + FL_VM_ROUND) - FL_VM_ROUND;
-    double hi = xc - k * FL_VM_LN2_HI; /* exact */
+    double hi = FL_VM_FMA(k, -FL_VM_LN2_HI, xc); /* exact (see FL_VM_FMA) */
     double lo = k * FL_VM_LN2_LO;
     double r = hi - lo;
     double t = r * r;
@@ -150,7 +152,7 @@ FL_VM_INLINE double fl_exp_neg(double x)
 {
     double xc = fl_vm_clamp(x, 1000.0); /* (a select against a constant arm would not vectorise) */
     double k = (xc * FL_VM_INV_LN2 + FL_VM_ROUND) - FL_VM_ROUND;
-    double hi = xc - k * FL_VM_LN2_HI; /* exact */
+    double hi = FL_VM_FMA(k, -FL_VM_LN2_HI, xc); /* exact (see FL_VM_FMA) */
     double lo = k * FL_VM_LN2_LO;
     double r = hi - lo;
     double t = r * r;
@@ -198,7 +200,7 @@ FL_VM_INLINE double fl_vm_log_tail(double f, double hfsq)
 FL_VM_INLINE double fl_vm_log_core(double f, double k)
 {
     double hfsq = 0.5 * f * f;
-    return fl_vm_log_tail(f, hfsq) + k * FL_VM_LN2_LO - hfsq + f + k * FL_VM_LN2_HI;
+    return FL_VM_FMA(k, FL_VM_LN2_HI, fl_vm_log_tail(f, hfsq) + k * FL_VM_LN2_LO - hfsq + f);
 }
 
 /* The special results of log-like functions, as an addend: -0.0 for ordinary inputs (x + -0.0
@@ -238,7 +240,7 @@ FL_VM_INLINE double fl_vm_log1p_core(double u, double c)
     double k;
     double f = fl_vm_split(u, &k);
     double hfsq = 0.5 * f * f;
-    return fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f + k * FL_VM_LN2_HI;
+    return FL_VM_FMA(k, FL_VM_LN2_HI, fl_vm_log_tail(f, hfsq) + (k * FL_VM_LN2_LO + c) - hfsq + f);
 }
 
 FL_VM_INLINE double fl_log1p(double x)
@@ -344,7 +346,7 @@ FL_VM_INLINE float fl_expf(float x)
     /* |x| <= 110 keeps |k| <= 159, so each half of k is a normal exponent */
     float xc = fl_vm_clampf(x, 110.0f);
     float k = (xc * 1.44269502e+00f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
-    float hi = xc - k * FL_VM_LN2F_HI; /* exact */
+    float hi = FL_VM_FMAF(k, -FL_VM_LN2F_HI, xc); /* exact (see FL_VM_FMA) */
     float lo = k * FL_VM_LN2F_LO;
     float r = hi - lo;
     /* exp(r) = 1 + (hi - (lo - q)), q = r^2 (1/2 + r/6 + ... + r^5/5040): adding the parts in
@@ -364,7 +366,7 @@ FL_VM_INLINE float fl_expf_neg(float x)
 {
     float xc = fl_vm_clampf(x, 110.0f); /* (a select against a constant arm would not vectorise) */
     float k = (xc * 1.44269502e+00f + FL_VM_ROUNDF) - FL_VM_ROUNDF;
-    float hi = xc - k * FL_VM_LN2F_HI; /* exact */
+    float hi = FL_VM_FMAF(k, -FL_VM_LN2F_HI, xc); /* exact (see FL_VM_FMA) */
     float lo = k * FL_VM_LN2F_LO;
     float r = hi - lo;
     float q = r * r * FL_VM_FMAF(r, FL_VM_FMAF(r, FL_VM_FMAF(r, FL_VM_FMAF(r, FL_VM_FMAF(r, 1.9841270e-4f,
@@ -395,7 +397,7 @@ FL_VM_INLINE float fl_vm_log_tailf(float f, float hfsq)
 FL_VM_INLINE float fl_vm_log_coref(float f, float k)
 {
     float hfsq = 0.5f * f * f;
-    return fl_vm_log_tailf(f, hfsq) + k * FL_VM_LN2F_LO_LOG - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    return FL_VM_FMAF(k, FL_VM_LN2F_HI_LOG, fl_vm_log_tailf(f, hfsq) + k * FL_VM_LN2F_LO_LOG - hfsq + f);
 }
 
 FL_VM_INLINE float fl_vm_log_specialf(float x, float pole)
@@ -424,7 +426,7 @@ FL_VM_INLINE float fl_vm_log1p_coref(float u, float c)
     float k;
     float f = fl_vm_splitf(u, &k);
     float hfsq = 0.5f * f * f;
-    return fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f + k * FL_VM_LN2F_HI_LOG;
+    return FL_VM_FMAF(k, FL_VM_LN2F_HI_LOG, fl_vm_log_tailf(f, hfsq) + (k * FL_VM_LN2F_LO_LOG + c) - hfsq + f);
 }
 
 FL_VM_INLINE float fl_log1pf(float x)
