@@ -879,6 +879,7 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
     cdef double total, loss
     cdef Py_ssize_t n, s, k, lo, hi, chunk
     cdef int64_t ti
+    cdef floating wt
     cdef long long poll = fl_poll_mask(S)
     if want_grad:
         chunk = (N + n_threads - 1) // n_threads
@@ -896,10 +897,7 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             if fl_guard_tick(guard, n, poll):
                 continue
             ti = tb[n]
-            if wp == NULL:
-                loss = 0 if ti == ignore_index else -xb[n * xs0 + ti * xs1]
-            else:
-                loss = 0 if ti == ignore_index else -wp[ti] * xb[n * xs0 + ti * xs1]
+            loss = 0 if ti == ignore_index else -(<floating>1 if wp == NULL else wp[ti]) * xb[n * xs0 + ti * xs1]
             if store:
                 outb[n] = <floating>loss
             else:
@@ -913,14 +911,11 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             ti = tb[n * S + s]
             if ti == ignore_index:
                 loss = 0
-            elif wp == NULL:
-                loss = -xb[n * xs0 + ti * xs1 + s * xs2]
-                if want_grad:
-                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale))
             else:
-                loss = -wp[ti] * xb[n * xs0 + ti * xs1 + s * xs2]
+                wt = <floating>1 if wp == NULL else wp[ti]
+                loss = -wt * xb[n * xs0 + ti * xs1 + s * xs2]
                 if want_grad:
-                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale) * wp[ti])
+                    gb[n * C * S + ti * S + s] = <floating>(-grad_factor(gob, n * S + s, g_scale) * wt)
             if store:
                 outb[n * S + s] = <floating>loss
             else:
