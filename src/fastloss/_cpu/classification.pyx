@@ -983,20 +983,20 @@ cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const in
     partials = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0) if N > SMALL_SUM else None
     if partials is not None:
         partial = <double*> cnp.PyArray_DATA(<cnp.ndarray>partials)
+    cdef floating* w = NULL    # nll_run takes NULL for unit weights; ce_rows_run reads an array of ones
+    if not is_nll:
+        w = <floating*> malloc(C * sizeof(floating))
+        if w == NULL:
+            raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
+                              f"could not be allocated)")
+        for c in range(C):
+            w[c] = 1
     fl_guard_init(&guard)
-    if is_nll:
-        with nogil:
-            nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
-        guard_raise(&guard)
-        return partials_sum(partial, N, partials)
-    cdef floating* w = <floating*> malloc(C * sizeof(floating))
-    if w == NULL:
-        raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
-                          f"could not be allocated)")
-    for c in range(C):
-        w[c] = 1
     with nogil:
-        ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
+        if is_nll:
+            nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
+        else:
+            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
     free(w)
     guard_raise(&guard)
     return partials_sum(partial, N, partials)
