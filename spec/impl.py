@@ -1,8 +1,16 @@
-"""The implementation under test, chosen by ``FASTLOSS_SPEC_IMPL`` (``fastloss`` or ``torch``).
+"""The implementation under test, chosen by ``FASTLOSS_SPEC_IMPL``:
 
-Both expose ``loss(name, *args, **kwargs)`` and ``value_and_grad(name, *args, grad_output=None,
-**kwargs)`` on NumPy arrays, so every property runs unchanged against either.
+* ``fastloss`` (the default): fastloss on the NumPy arrays, the CPU backend;
+* ``cupy``: fastloss on the GPU, every NumPy argument uploaded to a CuPy array and every result
+  downloaded (``FASTLOSS_SPEC_IMPL=cupy pytest spec`` is the spec suite on a real device);
+* ``fakecupy``: the same through ``fastloss._gpu.fakecupy`` (device path, kernels emulated on the
+  CPU), which checks this upload/download layer on a machine without a GPU;
+* ``torch``: torch itself, to check the spec.
+
+Each exposes ``loss(name, *args, **kwargs)`` and ``value_and_grad(name, *args, grad_output=None,
+**kwargs)`` on NumPy arrays, so every property runs unchanged against any of them.
 """
+import importlib
 import os
 
 import numpy as np
@@ -92,8 +100,46 @@ class TorchImpl:
                       for (k, t), g in zip(wrt.items(), gs)}
 
 
+class DeviceImpl(FastlossImpl):
+    """fastloss on device arrays: NumPy arguments uploaded (in native byte order: device arrays
+    have no other), results downloaded. Everything else passes unchanged, as a user would pass
+    it: Python scalars, lists of lengths, callables, and arrays of a kind no device array holds
+    (strings, objects), which then meet the device arguments as host arrays."""
+
+    def __init__(self, module_name):
+        self.name = module_name
+        self.xp = importlib.import_module("fastloss._gpu.fakecupy" if module_name == "fakecupy" else module_name)
+
+    def _up(self, value):
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+            return self.xp.asarray(value.astype(value.dtype.newbyteorder("="), copy=False))
+        return value
+
+    def _down(self, value):
+        return self.xp.asnumpy(value) if isinstance(value, self.xp.ndarray) else value
+
+    def loss(self, name, *args, **kwargs):
+        out = super().loss(name, *map(self._up, args), **{k: self._up(v) for k, v in kwargs.items()})
+        return self._down(out)
+
+    def value_and_grad(self, name, *args, grad_output=None, **kwargs):
+        loss, grads = super().value_and_grad(name, *map(self._up, args), grad_output=self._up(grad_output),
+                                             **{k: self._up(v) for k, v in kwargs.items()})
+        return self._down(loss), {k: self._down(g) for k, g in grads.items()}
+
+    def module(self, name, **kwargs):
+        crit = super().module(name, **{k: self._up(v) for k, v in kwargs.items()})
+        return lambda *args: self._down(crit(*map(self._up, args)))
+
+
 def get():
-    return TorchImpl() if NAME == "torch" else FastlossImpl()
+    if NAME == "torch":
+        return TorchImpl()
+    if NAME in ("cupy", "fakecupy"):
+        return DeviceImpl(NAME)
+    if NAME != "fastloss":
+        raise ValueError(f"FASTLOSS_SPEC_IMPL={NAME!r}: expected fastloss, cupy, fakecupy or torch")
+    return FastlossImpl()
 
 
 impl = get()

@@ -59,3 +59,25 @@ def test_broadcastable_shapes_broadcast_back(data):
     shape = data.draw(S.shapes())
     other = data.draw(S.broadcastable_to(shape))
     assert np.broadcast_shapes(shape, other) == tuple(shape)
+
+
+def test_device_impl_uploads_numbers_and_downloads_results():
+    """FASTLOSS_SPEC_IMPL=cupy/fakecupy: numeric NumPy arguments become device arrays (native byte
+    order), strings stay host arrays, and the results come back as NumPy arrays."""
+    import shutil
+
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler (g++) for the CUDA emulation")
+    from fastloss._gpu import fakecupy
+    from spec.impl import DeviceImpl
+
+    impl = DeviceImpl("fakecupy")
+    big_endian = np.array([1.0, 2.0], dtype=">f8")
+    up = impl._up(big_endian)
+    assert isinstance(up, fakecupy.ndarray) and up.dtype == np.float64 and up.dtype.isnative
+    strings = np.array(["a"])
+    assert impl._up(strings) is strings
+    loss, grads = impl.value_and_grad("mse_loss", big_endian, np.zeros(2), reduction="sum")
+    assert type(loss) is np.ndarray and float(loss) == 5.0
+    assert type(grads["input"]) is np.ndarray and grads["input"].tolist() == [2.0, 4.0]
+    assert impl.module("MSELoss", reduction="sum")(np.ones(3), np.zeros(3)) == 3.0
