@@ -89,8 +89,7 @@ __device__ __forceinline__ void ce_index_rows(i64 N, i64 C, const T* x, i64 xs0,
     } else {
         OnlineLse<T> st;
         st.init();
-        for (i64 c = Team::rank(); c < C; c += Team::size())
-            st.add(xr[c]);
+        team_row_batched<Team>(C, [&](i64 c) { return xr[c]; }, [&](i64, T v) { st.add(v); });
         st.template reduce<Team>();
         const T m = st.m;
         const double se = st.s;
@@ -112,13 +111,13 @@ __device__ __forceinline__ void ce_index_rows(i64 N, i64 C, const T* x, i64 xs0,
             const T fa = (T)(gm * ((1.0 - eps) * wt + eps_c * W) / se);
             const T fb = (T)(gm * eps_c);
             const T ft = (T)(gm * (1.0 - eps) * wt);
-            for (i64 c = Team::rank(); c < C; c += Team::size()) {
-                const T e = f_exp((T)(xr[c] - m));
+            team_row_batched<Team>(C, [&](i64 c) { return xr[c]; }, [&](i64 c, T xc) {
+                const T e = f_exp((T)(xc - m));
                 T v = fb == T(0) ? e * fa : e * fa - fb * w[c];
                 if (c == ti)
                     v = v - ft;
                 gr[c] = v;
-            }
+            });
         }
     }
     if (Team::rank() == 0) {
@@ -354,7 +353,8 @@ __device__ __forceinline__ void multilabel_soft_margin(i64 R, i64 C, const T* x,
         fl::ce_index_rows<T, fl::WarpTeam>(N, C, x, xs0, t, w, ignore_index, eps, W_sum, out, g, go,       \
                                            g_scale, part, flag);                                           \
     }                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(256) fl_ce_rows_block_##sfx(FL_CE_ROWS_PARAMS(T)) {      \
+    /* (256, 1): ptxas keeps the row pass's batch in registers (see elementwise.cu's entries) */          \
+    extern "C" __global__ void __launch_bounds__(256, 1) fl_ce_rows_block_##sfx(FL_CE_ROWS_PARAMS(T)) {   \
         fl::ce_index_rows<T, fl::BlockTeam>(N, C, x, xs0, t, w, ignore_index, eps, W_sum, out, g, go,      \
                                             g_scale, part, flag);                                          \
     }                                                                                                      \

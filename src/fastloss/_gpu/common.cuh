@@ -34,6 +34,17 @@ __device__ __forceinline__ double f_abs(double v) { return fabs(v); }
 __device__ __forceinline__ float f_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double f_sqrt(double v) { return sqrt(v); }
 
+// A hint that the cache line at ``p`` will be read soon (fetched into L2): for sequential sweeps
+// whose every step would otherwise wait for its first read from device memory. No effect on
+// results; nothing under the CPU emulation.
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+#ifndef FASTLOSS_EMULATE
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#else
+    (void)p;
+#endif
+}
+
 __device__ __forceinline__ double inf_d() { return __longlong_as_double(0x7ff0000000000000LL); }
 __device__ __forceinline__ double nan_d() { return __longlong_as_double(0x7ff8000000000000LL); }
 
@@ -200,6 +211,36 @@ struct BlockTeam {
     __device__ __forceinline__ static i64 min_i(i64 v) { return block_min_i(v); }
     __device__ __forceinline__ static void sync() { __syncthreads(); }
 };
+
+// --- a team's pass over a row ---------------------------------------------------------------------
+
+// A team's pass over a row of n: the member of rank r takes columns r, r + size, ... in that order,
+// calling use(c, load(c)) for each. The loads of a batch of columns (16 bytes of them per thread)
+// are issued before any of them is used: one load in flight per thread leaves the memory's latency
+// uncovered. The order of the uses is the unbatched loop's, so are the sums.
+template <typename V>
+__host__ __device__ constexpr int load_batch() {
+    return 16 / (int)sizeof(V);
+}
+
+template <typename Team, typename Load, typename Use>
+__device__ __forceinline__ void team_row_batched(i64 n, Load load, Use use) {
+    using V = decltype(load(i64(0)));
+    constexpr int B = load_batch<V>();
+    const i64 step = Team::size();
+    i64 c = Team::rank();
+    for (; c + (B - 1) * step < n; c += B * step) {
+        V v[B];
+#pragma unroll
+        for (int u = 0; u < B; u++)
+            v[u] = load(c + u * step);
+#pragma unroll
+        for (int u = 0; u < B; u++)
+            use(c + u * step, v[u]);
+    }
+    for (; c < n; c += step)
+        use(c, load(c));
+}
 
 // --- online log-sum-exp ----------------------------------------------------------------------------
 

@@ -41,6 +41,17 @@ __device__ __forceinline__ void band(i64 t, i64 Tn, i64 L, i64& lo, i64& hi) {
     hi = imin(2 * t + 1, 2 * L);
 }
 
+// The sweeps ask for the log-prob row (and, going back, the alpha row) CTC_AHEAD steps ahead:
+// each step's first read of a row would otherwise wait for device memory (a step's work is short).
+constexpr i64 CTC_AHEAD = 4;
+
+// prefetch_l2 of n elements of size ``size`` from p, a cache line (128 bytes) per thread
+__device__ __forceinline__ void prefetch_row(const void* p, i64 n, i64 size) {
+    const char* b = static_cast<const char*>(p);
+    for (i64 off = (i64)threadIdx.x * 128; off < n * size; off += (i64)blockDim.x * 128)
+        prefetch_l2(b + off);
+}
+
 template <typename T>
 __device__ __forceinline__ void fill_grad_rows(T* gn, i64 gts, i64 t0, i64 t1, i64 C, double value) {
     const T v = (T)value;
@@ -124,6 +135,8 @@ __device__ __forceinline__ void ctc(i64 T_all, i64 N, i64 C, const T* lp, i64 ts
         const double* prev = row((t - 1) & 1);
         double* cur = row(t & 1);
         const T* lpt = lpn + t * ts;
+        if (t + CTC_AHEAD < Tn)
+            prefetch_row(lpt + CTC_AHEAD * ts, C, sizeof(T));
         band(t, Tn, L, lo, hi);
         for (i64 s = lo + tid; s <= hi; s += nt) {
             double v;
@@ -185,6 +198,10 @@ __device__ __forceinline__ void ctc(i64 T_all, i64 N, i64 C, const T* lp, i64 ts
         const double* nxt = row((t + 1) & 1);
         double* cur = row(t & 1);
         const T* lpt = lpn + t * ts;
+        if (t >= CTC_AHEAD) {
+            prefetch_row(lpt - CTC_AHEAD * ts, C, sizeof(T));
+            prefetch_row(table + (t - CTC_AHEAD) * row_len, S2, sizeof(double));
+        }
         band(t, Tn, L, lo, hi);
         for (i64 s = lo + tid; s <= hi; s += nt) {
             double beta;

@@ -15,7 +15,7 @@
 namespace fl {
 
 // The generic loop: ``Op::n_ops`` operands a0..a3, up to three gradient outputs g0..g2 (the
-// first n_grads of them are written), parameters p0, p1 converted to T once.
+// first n_grads of them are written), parameters p0, p1.
 #define FL_EW_PARAMS(T)                                                                                  \
     i64 rows, i64 cols, const T *a0, i64 a0s0, i64 a0s1, const T *a1, i64 a1s0, i64 a1s1, const T *a2,   \
         i64 a2s0, i64 a2s1, const T *a3, i64 a3s0, i64 a3s1, T *out, T *g0, T *g1, T *g2, i64 n_grads, \
@@ -24,11 +24,15 @@ namespace fl {
     rows, cols, a0, a0s0, a0s1, a1, a1s0, a1s1, a2, a2s0, a2s1, a3, a3s0, a3s1, out, g0, g1, g2, n_grads, \
         go, gos0, gos1, g_scale, p0, p1, part, bad
 
+// Each pass of the loop takes a batch of elements per thread (16 bytes of each operand: 4 float,
+// 2 double, load_batch), their loads all issued before any is used or stored: one load in flight
+// per thread leaves the device memory's latency uncovered. Each thread still takes elements i,
+// i + stride, ... in order: the same sums as one element per pass.
+
 template <typename T, typename Op>
 __device__ __forceinline__ void elementwise(FL_EW_PARAMS(T)) {
     const i64 n = rows * cols;
     const T gs = (T)g_scale;
-    const T q0 = (T)p0, q1 = (T)p1;
     const T* base[4] = {a0, a1, a2, a3};
     const i64 s0[4] = {a0s0, a1s0, a2s0, a3s0};
     const i64 s1[4] = {a0s1, a1s1, a2s1, a3s1};
@@ -39,31 +43,51 @@ __device__ __forceinline__ void elementwise(FL_EW_PARAMS(T)) {
     i64 r, c, dr, dc;
     divmod(i, cols, r, c);
     divmod(stride, cols, dr, dc);
-    for (; i < n; i += stride, r += dr, c += dc) {
-        if (c >= cols) {
-            c -= cols;
-            r += 1;
+    constexpr int EW_BATCH = load_batch<T>();
+    while (i < n) {
+        T v[EW_BATCH][Op::n_ops];
+        i64 ii[EW_BATCH], rr[EW_BATCH], cc[EW_BATCH];
+#pragma unroll
+        for (int u = 0; u < EW_BATCH; u++) {
+            ii[u] = i;
+            rr[u] = r;
+            cc[u] = c;
+            if (i < n) {
+#pragma unroll
+                for (int k = 0; k < Op::n_ops; k++)
+                    v[u][k] = base[k][r * s0[k] + c * s1[k]];
+            }
+            i += stride;
+            r += dr;
+            c += dc;
+            if (c >= cols) {
+                c -= cols;
+                r += 1;
+            }
         }
-        T v[Op::n_ops];
 #pragma unroll
-        for (int k = 0; k < Op::n_ops; k++)
-            v[k] = base[k][r * s0[k] + c * s1[k]];
-        T l, d[3];
-        Op::eval(v, q0, q1, l, d);
-        if (out != nullptr)
-            out[i] = l;
-        else
-            acc += (double)l;
-        if (Op::has_check && !Op::ok(v))
-            n_bad += 1.0;
-        if (n_grads > 0) {
-            T* g[3] = {g0, g1, g2};
-            const bool scaled = go != nullptr;
-            const T gm = scaled ? go[r * gos0 + c * gos1] : T(1);
+        for (int u = 0; u < EW_BATCH; u++) {
+            if (ii[u] >= n)
+                break;
+            // p0, p1 as given (double): a loss's eval takes them in the compute type or, where its
+            // formula needs them so, in double
+            T l, d[3];
+            Op::eval(v[u], p0, p1, l, d);
+            if (out != nullptr)
+                out[ii[u]] = l;
+            else
+                acc += (double)l;
+            if (Op::has_check && !Op::ok(v[u]))
+                n_bad += 1.0;
+            if (n_grads > 0) {
+                T* g[3] = {g0, g1, g2};
+                const bool scaled = go != nullptr;
+                const T gm = scaled ? go[rr[u] * gos0 + cc[u] * gos1] : T(1);
 #pragma unroll
-            for (int k = 0; k < Op::n_grads; k++)
-                if (k < n_grads)
-                    g[k][i] = scaled ? (d[k] * gs) * gm : d[k] * gs;
+                for (int k = 0; k < Op::n_grads; k++)
+                    if (k < n_grads)
+                        g[k][ii[u]] = scaled ? (d[k] * gs) * gm : d[k] * gs;
+            }
         }
     }
     acc = block_sum(acc);
@@ -276,12 +300,12 @@ struct KlDivLog {
 };
 
 template <typename T, bool LogInput, bool Full>
-struct Poisson {  // p0 = eps
+struct Poisson {  // p0 = eps (taken in double: the full variant's double terms use it as given)
     static constexpr int n_ops = 2, n_grads = 2;
     static constexpr bool has_check = false;
     __device__ static bool ok(const T*) { return true; }
-    __device__ static void eval(const T* v, T eps, T, T& l, T* dd) {
-        const T x = v[0], y = v[1];
+    __device__ static void eval(const T* v, double eps_arg, double, T& l, T* dd) {
+        const T x = v[0], y = v[1], eps = (T)eps_arg;
         if (LogInput) {
             const T e = f_exp(x);
             l = e - y * x;
@@ -294,14 +318,16 @@ struct Poisson {  // p0 = eps
             dd[1] = -lx;
         }
         if (Full) {
-            // Stirling term y log y - y + log(2 pi y) / 2, masked to 0 where y <= 1
-            const T ly = f_log(y);
-            const T st = y * ly - y + T(0.5) * f_log((T)6.283185307179586 * y);
-            l = l + (y <= 1 ? T(0) : st);
-            // torch's autograd through the masked term: NaN for y <= 0. The terms (about +-1 each)
-            // cancel: added in double, so the float32 gradient is rounded once
-            const double stirling_dy = (double)f_log((double)y) + 0.5 / (double)y;
-            dd[1] = (y <= 1) ? dd[1] + (y > 0 ? T(0) : (T)nan_d()) : (T)((double)dd[1] + stirling_dy);
+            // Stirling term y log y - y + log(2 pi y) / 2, masked to 0 where y <= 1. It cancels
+            // against the rest (terms several times the result), so, as on the CPU, the loss and
+            // d/dy are computed in double and rounded once
+            const double yd = (double)y, xd = (double)x;
+            const double st = yd * log(yd) - yd + 0.5 * log(6.283185307179586 * yd);
+            const double ld = LogInput ? exp(xd) - yd * xd : xd - yd * log(xd + eps_arg);
+            l = (T)(ld + (y <= 1 ? 0.0 : st));
+            // torch's autograd through the masked term: NaN for y <= 0
+            const double dy_rest = LogInput ? -xd : -log(xd + eps_arg);
+            dd[1] = (y <= 1) ? dd[1] + (y > 0 ? T(0) : (T)nan_d()) : (T)(dy_rest + (log(yd) + 0.5 / yd));
         }
         dd[2] = T(0);
     }
@@ -344,12 +370,14 @@ template <typename T> using PoissonLinFull = Poisson<T, false, true>;
 
 }  // namespace fl
 
-// Entry points: fl_ew_<variant>_f32 / _f64, 256 threads per block.
+// Entry points: fl_ew_<variant>_f32 / _f64, 256 threads per block. The launch bounds' minimum of
+// one block per multiprocessor leaves ptxas free to keep a batch in registers: with a plain
+// bound it aims at fewer registers and spills some of them.
 #define FL_EW_ENTRY(name, Op)                                                                         \
-    extern "C" __global__ void __launch_bounds__(256) fl_ew_##name##_f32(FL_EW_PARAMS(float)) {       \
+    extern "C" __global__ void __launch_bounds__(256, 1) fl_ew_##name##_f32(FL_EW_PARAMS(float)) {    \
         fl::elementwise<float, fl::Op<float>>(FL_EW_ARGS);                                             \
     }                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(256) fl_ew_##name##_f64(FL_EW_PARAMS(double)) {      \
+    extern "C" __global__ void __launch_bounds__(256, 1) fl_ew_##name##_f64(FL_EW_PARAMS(double)) {   \
         fl::elementwise<double, fl::Op<double>>(FL_EW_ARGS);                                           \
     }
 
