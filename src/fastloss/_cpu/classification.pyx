@@ -509,7 +509,8 @@ cdef void ce_rows_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t N, Py_ssize
                       floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
                       FlGuard* guard) noexcept nogil:
     """The loop of :func:`ce_index_rows` on raw pointers (also run by :func:`common_case`):
-    ``outb`` NULL sums each row's loss into ``pb``; ``gb`` NULL computes no gradient."""
+    ``outb`` NULL sums each row's loss into ``pb``; ``gb`` NULL computes no gradient; ``wp`` NULL
+    means unit weights (only without label smoothing: eps == 0 reads no other weight)."""
     cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double eps_c = eps / C, loss, se, swx, lse, wt, gm
     cdef floating m, fa, fb
@@ -535,7 +536,7 @@ cdef void ce_rows_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t N, Py_ssize
                 se = exp_sum(xb + n * xs0, row, C, m)
                 swx = weighted_shifted_sum(wp, xb + n * xs0, C, m) if eps != 0 else 0
                 lse = f_log(se)
-                wt = wp[ti]
+                wt = 1 if wp == NULL else wp[ti]
                 loss = (1 - eps) * wt * (lse - (xb[n * xs0 + ti] - m)) + eps_c * (W * lse - swx)
                 if want_grad:
                     gm = grad_factor(gob, n, g_scale)
@@ -976,28 +977,19 @@ cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const in
     """:func:`common_case`'s kernel call with unit weights: the summed row losses."""
     cdef double small[SMALL_SUM]
     cdef double* partial = small
-    cdef Py_ssize_t c
     cdef FlGuard guard
     cdef cnp.npy_intp n_rows = N
     # above SMALL_SUM rows the partials are summed as an ndarray (sum_partials' NumPy sum)
     partials = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0) if N > SMALL_SUM else None
     if partials is not None:
         partial = <double*> cnp.PyArray_DATA(<cnp.ndarray>partials)
-    cdef floating* w = NULL    # nll_run takes NULL for unit weights; ce_rows_run reads an array of ones
-    if not is_nll:
-        w = <floating*> malloc(C * sizeof(floating))
-        if w == NULL:
-            raise MemoryError(f"fastloss: out of memory for a kernel's work space ({C * sizeof(floating)} bytes "
-                              f"could not be allocated)")
-        for c in range(C):
-            w[c] = 1
     fl_guard_init(&guard)
-    with nogil:
+    with nogil:  # both kernels take NULL weights for unit weights
         if is_nll:
             nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
         else:
-            ce_rows_run(xb, C, N, C, tb, w, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads, &guard)
-    free(w)
+            ce_rows_run(xb, C, N, C, tb, NULL, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads,
+                        &guard)
     guard_raise(&guard)
     return partials_sum(partial, N, partials)
 
