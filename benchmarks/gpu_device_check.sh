@@ -6,6 +6,7 @@
 #   tests  pytest -m gpu tests: every loss and module on CuPy arrays against the CPU backend
 #   bench  benchmarks/bench_gpu.py: device timings against torch CUDA (CUDA events, medians)
 #   spec   the whole spec suite on the device: FASTLOSS_SPEC_IMPL=cupy (NumPy inputs uploaded)
+#   variants  benchmarks/gpu_variants.py: the A/B of the kernel variants it lists (not by default)
 #
 #   OUT=/tmp/gpu-logs bash benchmarks/gpu_device_check.sh [step ...]     # default: every step
 set -u
@@ -58,7 +59,8 @@ for s in "${steps[@]}"; do
         tests) step tests 300 "${PYTEST[@]}" -m gpu tests || status=1 ;;
         bench) step bench 300 "$PY" benchmarks/bench_gpu.py || status=1 ;;
         spec) TAIL=25 step spec 400 env FASTLOSS_SPEC_IMPL=cupy "${PYTEST[@]}" "${XDIST[@]}" spec || status=1 ;;
-        *) echo "unknown step $s (check, tests, bench, spec)"; status=2 ;;
+        variants) TAIL=40 step variants 400 "$PY" benchmarks/gpu_variants.py || status=1 ;;
+        *) echo "unknown step $s (check, tests, bench, spec, variants)"; status=2 ;;
     esac
 done
 exit $status

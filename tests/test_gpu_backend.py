@@ -340,3 +340,17 @@ def test_device_nn_modules_match_cpu():
             assert isinstance(loss_d, cupy.ndarray), name
             _assert_same((loss_c, grads_c), (cupy.asnumpy(loss_d), {k: cupy.asnumpy(g) for k, g in grads_d.items()}),
                          np.float32, f"{cls.__name__} step {step}")
+
+
+def test_gpu_variants_still_match_the_kernels():
+    """benchmarks/gpu_variants.py's A/B variants (the leads for the next device session) are text
+    substitutions of the kernel sources: each must still match exactly once."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks import gpu_variants
+
+    for name, (family, substitutions, *_) in gpu_variants.VARIANTS.items():
+        text = gpu_variants.variant_source(family, substitutions)  # SystemExit where one does not match
+        assert all(new in text for _, new in substitutions), name

@@ -124,11 +124,12 @@ def parse_ptxas(log):
     return info
 
 
-def check_family(compile_program, family, arch):
-    """(problems, rows) for one family on one architecture; rows: (kernel, registers, stack, spills)."""
+def check_family(compile_program, family, arch, text=None):
+    """(problems, rows) for one family on one architecture; rows: (kernel, registers, stack, spills).
+    ``text``: another source for the family's kernels (a variant; default: its own)."""
     names = kernel_names(family)
     options = list(NVRTC_OPTIONS) + [f"-arch={arch}", "-Xptxas=-v"]
-    ok, log, lowered = compile_program(source(family), f"{family}.cu", options, names)
+    ok, log, lowered = compile_program(source(family) if text is None else text, f"{family}.cu", options, names)
     problems, rows = [], []
     if not ok:
         return [f"{family} ({arch}): compile error\n{log}"], rows

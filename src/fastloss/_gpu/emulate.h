@@ -23,7 +23,7 @@
 //   every block, so a read of shared memory nobody wrote shows up; under AddressSanitizer the
 //   bytes past the launch's dynamic size are poisoned;
 // * atomics (atomicAdd, atomicMin, atomicMax, atomicCAS, atomicExch) and __threadfence over the
-//   compiler's __atomic builtins, the bit-cast intrinsics (__double_as_longlong, ...).
+//   compiler's __atomic builtins, the bit-cast intrinsics (__double_as_longlong, ...), __expf.
 //
 // Kernel arguments follow the project's convention: pointers, long long and double only. The
 // launcher (fl_emu::launch, one generated entry per kernel) checks the kinds the caller passes
@@ -770,6 +770,8 @@ inline int __float_as_int(float v) {
     std::memcpy(&d, &v, 4);
     return d;
 }
+// CUDA's fast single-precision exp (about 2 ulp on the device): the C library's expf here
+inline float __expf(float v) { return expf(v); }
 template <typename T>
 T __ldg(const T* p) {
     return *p;
