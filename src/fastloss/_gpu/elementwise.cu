@@ -323,11 +323,11 @@ struct Poisson {  // p0 = eps (taken in double: the full variant's double terms 
             // d/dy are computed in double and rounded once
             const double yd = (double)y, xd = (double)x;
             const double st = yd * log(yd) - yd + 0.5 * log(6.283185307179586 * yd);
-            const double ld = LogInput ? exp(xd) - yd * xd : xd - yd * log(xd + eps_arg);
+            const double lxd = LogInput ? xd : log(xd + eps_arg);  // the log-rate: d/dy of the rest is -lxd
+            const double ld = (LogInput ? exp(xd) : xd) - yd * lxd;
             l = (T)(ld + (y <= 1 ? 0.0 : st));
             // torch's autograd through the masked term: NaN for y <= 0
-            const double dy_rest = LogInput ? -xd : -log(xd + eps_arg);
-            dd[1] = (y <= 1) ? dd[1] + (y > 0 ? T(0) : (T)nan_d()) : (T)(dy_rest + (log(yd) + 0.5 / yd));
+            dd[1] = (y <= 1) ? dd[1] + (y > 0 ? T(0) : (T)nan_d()) : (T)(-lxd + (log(yd) + 0.5 / yd));
         }
         dd[2] = T(0);
     }
