@@ -13,7 +13,7 @@ from cython.parallel cimport prange
 from libc.math cimport pow, fabs, sqrt, INFINITY, isnan
 from libc.stdint cimport int8_t
 
-from .kernel_utils cimport floating, FlGuard, fl_guard_init, fl_guard_tick, fl_poll_mask, guard_raise
+from .kernel_utils cimport floating, FlGuard, fl_guard_init, fl_guard_tick, fl_poll_mask, guard_raise, sq_diff_sum, dot3
 
 # Norm kinds, chosen once in Python from p (torch's norm_backward distinguishes the same cases).
 cdef enum:
@@ -43,14 +43,8 @@ cdef inline double norm_of_diff(const floating *u, Py_ssize_t us, const floating
     cdef double s = 0, a
     if kind == NORM_TWO:
         if us == 1 and vs == 1:
-            for k in range(D):
-                d = u[k] - v[k] + eps
-                s = s + <double>d * d
-        else:
-            for k in range(D):
-                d = u[k * us] - v[k * vs] + eps
-                s = s + <double>d * d
-        return sqrt(s)
+            return sqrt(sq_diff_sum(u, 1, v, 1, D, eps))
+        return sqrt(sq_diff_sum(u, us, v, vs, D, eps))
     if kind == NORM_INF or kind == NORM_NEG_INF:
         s = -INFINITY if kind == NORM_INF else INFINITY
         for k in range(D):
@@ -299,21 +293,10 @@ def cosine_embedding(const floating[:, :] x1, const floating[:, :] x2, const int
                 continue
             u = b1 + r * s10
             v = b2 + r * s20
-            dot = 0
-            m1 = 0
-            m2 = 0
             if s11 == 1 and s21 == 1:
-                for k in range(D):
-                    dot = dot + <double>u[k] * v[k]
-                    m1 = m1 + <double>u[k] * u[k]
-                    m2 = m2 + <double>v[k] * v[k]
+                dot3(u, 1, v, 1, D, &dot, &m1, &m2)
             else:
-                for k in range(D):
-                    uk = u[k * s11]
-                    vk = v[k * s21]
-                    dot = dot + <double>uk * vk
-                    m1 = m1 + <double>uk * uk
-                    m2 = m2 + <double>vk * vk
+                dot3(u, s11, v, s21, D, &dot, &m1, &m2)
             m1 = m1 + COSINE_EPSILON
             m2 = m2 + COSINE_EPSILON
             denom = sqrt(m1 * m2)
