@@ -269,8 +269,9 @@ FL_VM_INLINE double fl_log1p(double x)
  *  - e <= sqrt(2) - 1: k = 0 and f = e itself (exact), so there is nothing to correct;
  *  - above: u = fl(1 + e) in (sqrt(2), 2], k = 1, f = u/2 - 1 (exact: one rounding of an exact
  *    value, Sterbenz), and the correction c = (e - (u - 1)) / u: the numerator is exact (u - 1 is,
- *    Sterbenz) and at most half an ulp of u, so c < 0.8 ulp of the result; 1/u from a linear
- *    minimax guess on [sqrt(2), 2] (relative error 1.5%) puts c within 0.02 ulp of the result.
+ *    Sterbenz) and at most half an ulp of u, so c is at most 1.42 ulp of the result (2^-53 / sqrt(2)
+ *    against a result in [0.347, 0.5), whose ulp is 2^-54); 1/u from a linear minimax guess on
+ *    [sqrt(2), 2] (relative error 1.5%) puts c within 0.03 ulp of the result.
  * The switch is decided on h = u/2 - 1 (a value the selects use: see the special cases' rule).
  * Bounds in tests/test_vecmath.py (fl_log1p's: the old form of this function was fl_log1p's core
  * with an exact division; this one saves the split and the division, 0.65x its time per element,
