@@ -115,20 +115,22 @@ class DeviceImpl(FastlossImpl):
             return self.xp.asarray(value.astype(value.dtype.newbyteorder("="), copy=False))
         return value
 
+    def _up_kw(self, kwargs):
+        return {k: self._up(v) for k, v in kwargs.items()}
+
     def _down(self, value):
         return self.xp.asnumpy(value) if isinstance(value, self.xp.ndarray) else value
 
     def loss(self, name, *args, **kwargs):
-        out = super().loss(name, *map(self._up, args), **{k: self._up(v) for k, v in kwargs.items()})
-        return self._down(out)
+        return self._down(super().loss(name, *map(self._up, args), **self._up_kw(kwargs)))
 
     def value_and_grad(self, name, *args, grad_output=None, **kwargs):
         loss, grads = super().value_and_grad(name, *map(self._up, args), grad_output=self._up(grad_output),
-                                             **{k: self._up(v) for k, v in kwargs.items()})
+                                             **self._up_kw(kwargs))
         return self._down(loss), {k: self._down(g) for k, g in grads.items()}
 
     def module(self, name, **kwargs):
-        crit = super().module(name, **{k: self._up(v) for k, v in kwargs.items()})
+        crit = super().module(name, **self._up_kw(kwargs))
         return lambda *args: self._down(crit(*map(self._up, args)))
 
 
