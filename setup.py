@@ -20,13 +20,12 @@
 * The configuration (OpenMP or not, ISA variants, flags) is stamped in the build directory: when
   it changes, every module is re-cythonized and recompiled, so an old ``build/`` never mixes
   serial and OpenMP modules.
-* On x86-64 with GCC/Clang the exp/log-bound kernel modules are also built for AVX2 and AVX-512
+* On x86-64 with GCC/Clang the kernel modules are also built for AVX2 and AVX-512
   (``<name>_avx2``, ``<name>_avx512``, from copies of their source) and ``fastloss._cpu.kernels``
-  loads the best variant the CPU runs. ``classification`` is not copied: its hot float32 loops are
-  C functions multiversioned with ``target_clones`` inside the one module. ``-ffp-contract=off``
-  leaves no multiply-add to the compiler's choice: the variants (built with ``-mfma``) evaluate
-  vecmath.h's polynomials, and classification's float32 softmax exp, with explicit fused
-  multiply-adds, the baseline with a product and a sum. The AVX2 and AVX-512 variants agree bit
+  loads the best variant the CPU runs. ``-ffp-contract=off`` leaves no multiply-add to the
+  compiler's choice: the variants (built with ``-mfma``) evaluate vecmath.h's polynomials, and
+  classification's float32 softmax exp, with explicit fused multiply-adds, the baseline with a
+  product and a sum. The AVX2 and AVX-512 variants agree bit
   for bit; the baseline can differ from them in the last bit (see the README's build section).
   ``FASTLOSS_ISA_VARIANTS=avx2`` (or ``avx512``, or ``none``) builds fewer copies, for a faster
   local build (``FASTLOSS_NO_ISA_VARIANTS=1`` is the same as ``none``).
@@ -47,10 +46,9 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPU_DIR = os.path.join("src", "fastloss", "_cpu")
 
-# Modules that are not kernels (run-time queries) get no ISA variants, nor does classification
-# (see the docstring). vecmath_check (the accuracy tests' hook) gets them: the tests measure the
-# exp/log/log1p the kernels run.
-NO_VARIANTS = {"threads", "isa", "classification"}
+# Modules that are not kernels (run-time queries) get no ISA variants. vecmath_check (the accuracy
+# tests' hook) gets them: the tests measure the exp/log/log1p the kernels run.
+NO_VARIANTS = {"threads", "isa"}
 # The best first; fastloss._cpu.best_isa() checks the same features at run time. GCC's generic
 # tuning would keep AVX-512 code at 256-bit vectors: ask for the full width.
 ISA_VARIANTS = {

@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from isa_helpers import is_module_of, kernel_modules_in_use, use_isa
 
 import fastloss as fl
-from fastloss import _backend, _cpu
+from fastloss import _cpu
 from fastloss.__main__ import examples
 from fastloss._cpu.isa import has_avx2, has_avx512
 
@@ -28,11 +29,13 @@ pytestmark = pytest.mark.skipif(not VARIANTS, reason="needs an AVX2 CPU and a bu
 
 
 def _run(monkeypatch, isa, name, args, kwargs, wrt):
-    monkeypatch.setattr(_backend, "_CPU_KERNELS", {})
-    monkeypatch.setenv("FASTLOSS_ISA", isa)
+    use_isa(monkeypatch, isa)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fl.value_and_grad(name, *args, wrt=wrt, **kwargs)
+        result = fl.value_and_grad(name, *args, wrt=wrt, **kwargs)
+    used = kernel_modules_in_use()  # the call ran the variant asked for, through every entry point
+    assert used and all(is_module_of(m, isa) for m in used), used
+    return result
 
 
 def test_best_isa_is_the_widest_the_cpu_runs(monkeypatch):
@@ -80,6 +83,16 @@ def test_avx2_and_avx512_are_bit_identical(monkeypatch, case):
         np.testing.assert_array_equal(grads512[w], grads2[w])
 
 
+def _assert_variants_agree(monkeypatch, name, args, kwargs):
+    """Each variant close to the baseline, and the variants identical to each other."""
+    results = {isa: _run(monkeypatch, isa, name, args, kwargs, ("input",)) for isa in ["baseline"] + VARIANTS}
+    for isa in VARIANTS:
+        _assert_close(results[isa][0], results["baseline"][0])
+        _assert_close(results[isa][1]["input"], results["baseline"][1]["input"])
+        np.testing.assert_array_equal(results[isa][0], results[VARIANTS[0]][0])
+        np.testing.assert_array_equal(results[isa][1]["input"], results[VARIANTS[0]][1]["input"])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_inputs(monkeypatch, dtype):
     rng = np.random.default_rng(0)
@@ -87,9 +100,17 @@ def test_large_inputs(monkeypatch, dtype):
     y = rng.random(100_003).astype(dtype)
     for name in ("binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss", "kl_div"):
         target = np.sign(y - 0.5) if name == "soft_margin_loss" else y
-        results = {isa: _run(monkeypatch, isa, name, (x, target), {}, ("input",)) for isa in ["baseline"] + VARIANTS}
-        for isa in VARIANTS:
-            _assert_close(results[isa][0], results["baseline"][0])
-            _assert_close(results[isa][1]["input"], results["baseline"][1]["input"])
-            np.testing.assert_array_equal(results[isa][0], results[VARIANTS[0]][0])
-            np.testing.assert_array_equal(results[isa][1]["input"], results[VARIANTS[0]][1]["input"])
+        _assert_variants_agree(monkeypatch, name, (x, target), {})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_classification_inputs(monkeypatch, dtype):
+    # the softmax rows and blocks (float64: vecmath.h's exp) and multilabel_soft_margin's rows
+    rng = np.random.default_rng(1)
+    rows = (rng.standard_normal((64, 1001)) * 5).astype(dtype)
+    image = (rng.standard_normal((3, 7, 19, 23)) * 5).astype(dtype)
+    probs = rng.random((64, 1001)).astype(dtype)
+    _assert_variants_agree(monkeypatch, "cross_entropy", (rows, rng.integers(0, 1001, 64)), {"label_smoothing": 0.1})
+    _assert_variants_agree(monkeypatch, "cross_entropy", (image, rng.integers(0, 7, (3, 19, 23))), {})
+    _assert_variants_agree(monkeypatch, "cross_entropy", (rows, probs / probs.sum(1, keepdims=True)), {})
+    _assert_variants_agree(monkeypatch, "multilabel_soft_margin_loss", (rows, (probs > 0.5).astype(dtype)), {})

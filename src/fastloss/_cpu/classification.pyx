@@ -51,15 +51,11 @@ cdef extern from *:
     #include <string.h>
     #include <math.h>
     #include "vecmath.h"
-    /* The float32 inner loops of the softmax kernels, in C so that they can be compiled twice:
-     * for the baseline ISA (SSE2 on x86-64) and, where GCC/Clang and glibc's ifunc allow it, for
-     * AVX2 too, chosen at load time (target_clones). The build has no -march flag, and at 4 floats
-     * per SSE2 register the exp-bound softmax cannot keep up with torch's AVX2 kernels. */
-    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
-    #define FASTLOSS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #define FASTLOSS_CLONES
-    #endif
+    /* The inner loops of the softmax kernels, in C: with the selects written on the bits and the
+     * sums in their own loops, GCC vectorises them without -ffast-math. Like the other kernel
+     * modules, this one is also built for AVX2+FMA and AVX-512 (setup.py) and the widest the CPU
+     * runs is loaded: the exps there use fused multiply-adds (vecmath.h's FL_VM_FMA for float64;
+     * fastloss_expf_nonpos_fma below for the float32 softmax). */
     #if defined(__GNUC__) || defined(__clang__)
     #define FASTLOSS_INLINE static inline __attribute__((always_inline))
     #else
@@ -100,92 +96,15 @@ cdef extern from *:
         return p * fastloss_u2f((uint32_t)e << 23);
     }
 
-    /* The loops whose float32 and float64 versions differ only in their type and in the exp of
-     * arguments <= 0 (float: fastloss_expf_nonpos; double: vecmath.h's fl_exp_neg, exact there):
-     * one definition, instantiated for both.
-     * - fastloss_max_<s>: max of x[0..n). 32 running maxima in the "a > m ? a : m" (MAXPS) form
-     *   vectorise (one would not: float max is not reassociated without -ffast-math; with eight
-     *   GCC 12 left the loop scalar). The order does not change the maximum. It may skip a NaN:
-     *   harmless, since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch.
-     * - fastloss_scale_sub_<s>: g = g * a - b * w (w may be NULL when b == 0).
-     * - spatial layout, one class row of a block: fastloss_max_update_<s>: mx = max(mx, x);
-     *   fastloss_exp_acc_<s>: out = exp(x - mx), se += out; fastloss_scale_sub_vec_<s>:
-     *   g = g * a - b * w_c. */
-    #define FASTLOSS_EXP_ACC(T, s, ATTR, EXP_NONPOS) \
-    ATTR static void fastloss_exp_acc_##s(const T *x, const T *mx, T *out, double *se, ptrdiff_t n) \
-    { \
-        ptrdiff_t i; \
-        for (i = 0; i < n; i++) { \
-            T e = EXP_NONPOS(x[i] - mx[i]); \
-            out[i] = e; \
-            se[i] += e; \
-        } \
-    }
-    #define FASTLOSS_SOFTMAX_LOOPS(T, s, EXP_NONPOS) \
-    FASTLOSS_CLONES static T fastloss_max_##s(const T *x, ptrdiff_t n) \
-    { \
-        T acc[32], m; \
-        ptrdiff_t i = 0; \
-        int j; \
-        for (j = 0; j < 32; j++) acc[j] = x[0]; \
-        for (; i + 32 <= n; i += 32) \
-            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j]; \
-        m = acc[0]; \
-        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m; \
-        for (; i < n; i++) m = x[i] > m ? x[i] : m; \
-        return m; \
-    } \
-    FASTLOSS_CLONES static void fastloss_scale_sub_##s(T *g, const T *w, ptrdiff_t n, T a, T b) \
-    { \
-        ptrdiff_t i; \
-        if (w == NULL || b == 0) \
-            for (i = 0; i < n; i++) g[i] = g[i] * a; \
-        else \
-            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i]; \
-    } \
-    FASTLOSS_CLONES static void fastloss_max_update_##s(T *mx, const T *x, ptrdiff_t n) \
-    { \
-        ptrdiff_t i; \
-        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i]; \
-    } \
-    FASTLOSS_CLONES static void fastloss_scale_sub_vec_##s(T *g, const T *a, const T *b, T wc, ptrdiff_t n) \
-    { \
-        ptrdiff_t i; \
-        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc; \
-    }
-    FASTLOSS_SOFTMAX_LOOPS(float, f, fastloss_expf_nonpos)
-    FASTLOSS_SOFTMAX_LOOPS(double, d, fl_exp_neg)
-    FASTLOSS_EXP_ACC(double, d, FASTLOSS_CLONES, fl_exp_neg)
-
-    /* out = exp(x - m); returns sum(out) accumulated in double (eight partial sums). Two loops:
-     * with the sum fused into the exp loop GCC keeps the accumulators in memory (slower). */
-    #define FASTLOSS_EXP_SUM_F(s, ATTR, EXP_NONPOS) \
-    ATTR static double fastloss_exp_sum_f_##s(const float *x, float *out, ptrdiff_t n, float m) \
-    { \
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; \
-        ptrdiff_t i; \
-        for (i = 0; i < n; i++) out[i] = EXP_NONPOS(x[i] - m); \
-        for (i = 0; i + 8 <= n; i += 8) { \
-            a0 += out[i]; a1 += out[i + 1]; a2 += out[i + 2]; a3 += out[i + 3]; \
-            a4 += out[i + 4]; a5 += out[i + 5]; a6 += out[i + 6]; a7 += out[i + 7]; \
-        } \
-        for (; i < n; i++) a0 += out[i]; \
-        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)); \
-    }
-
-    /* The float32 softmax exp with fused multiply-adds, where the CPU has them (x86-64 with AVX2
-     * and FMA, or AVX-512; the choice is made once, when the module loads): the exp is most of a
-     * float32 cross entropy's work, and FMA makes it about 1.4x cheaper. Same reduction and
-     * scaling as fastloss_expf_nonpos; ln2 split for FMA (r = x - k ln2 rounds once per step) and
-     * the polynomial by Horner's rule down to 1 + r (1 + r + r^2/2 + ..., one rounding per step):
-     * <= 0.89 ulp on [-87.3, 0] (every float checked against double exp), where the version without
-     * FMA gives <= 0.98. The two FMA builds (AVX2, AVX-512) compute the same bits, lane by lane; a
-     * CPU without FMA runs fastloss_expf_nonpos, whose results can differ in the last bit. */
-    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-    #define FASTLOSS_FMA_DISPATCH 1
-    #define FASTLOSS_FMA_V3 __attribute__((target("avx2,fma")))
-    #define FASTLOSS_FMA_V4 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
-    static inline __attribute__((always_inline, target("fma"))) float fastloss_expf_nonpos_fma(float x)
+    /* The float32 softmax exp with fused multiply-adds, in the module's FMA builds (AVX2+FMA,
+     * AVX-512): the exp is most of a float32 cross entropy's work, and FMA makes it about 1.4x
+     * cheaper. Same reduction and scaling as fastloss_expf_nonpos; ln2 split for FMA (r = x - k ln2
+     * rounds once per step) and the polynomial by Horner's rule down to 1 + r (1 + r + r^2/2 + ...,
+     * one rounding per step): <= 0.89 ulp on [-87.3, 0] (every float checked against double exp),
+     * where the version without FMA gives <= 0.98. The two FMA builds compute the same bits, lane
+     * by lane; the baseline build runs fastloss_expf_nonpos, whose results can differ in the last bit. */
+    #if defined(__FMA__)
+    FASTLOSS_INLINE float fastloss_expf_nonpos_fma(float x)
     {
         uint32_t u = fastloss_f2u(x);
         float ax = fastloss_u2f(u & 0x7FFFFFFFu);
@@ -206,40 +125,92 @@ cdef extern from *:
         e = e > 0 ? e : 0;
         return p * fastloss_u2f((uint32_t)e << 23);
     }
-    FASTLOSS_EXP_SUM_F(v4, FASTLOSS_FMA_V4, fastloss_expf_nonpos_fma)
-    FASTLOSS_EXP_SUM_F(v3, FASTLOSS_FMA_V3, fastloss_expf_nonpos_fma)
-    FASTLOSS_EXP_ACC(float, f_v4, FASTLOSS_FMA_V4, fastloss_expf_nonpos_fma)
-    FASTLOSS_EXP_ACC(float, f_v3, FASTLOSS_FMA_V3, fastloss_expf_nonpos_fma)
+    #define FASTLOSS_SOFTMAX_EXPF fastloss_expf_nonpos_fma
+    #define FASTLOSS_SOFTMAX_EXPF_FMA 1
     #else
-    #define FASTLOSS_FMA_DISPATCH 0
+    #define FASTLOSS_SOFTMAX_EXPF fastloss_expf_nonpos
+    #define FASTLOSS_SOFTMAX_EXPF_FMA 0
     #endif
-    FASTLOSS_EXP_SUM_F(plain, FASTLOSS_CLONES, fastloss_expf_nonpos)
-    FASTLOSS_EXP_ACC(float, f_plain, FASTLOSS_CLONES, fastloss_expf_nonpos)
 
-    /* The variant in use (called through these pointers) and its name. */
-    static double (*fastloss_exp_sum_f)(const float *, float *, ptrdiff_t, float) = fastloss_exp_sum_f_plain;
-    static void (*fastloss_exp_acc_f)(const float *, const float *, float *, double *, ptrdiff_t) = fastloss_exp_acc_f_plain;
-
-    /* level: 2 = the AVX-512 build, 1 = the AVX2 build, 0 = the plain exp (the caller checks that the
-     * CPU runs it: isa.pyx's has_avx512/has_avx2, FMA included). Returns the level in use. */
-    static int fastloss_softmax_select(int level)
-    {
-        fastloss_exp_sum_f = fastloss_exp_sum_f_plain;
-        fastloss_exp_acc_f = fastloss_exp_acc_f_plain;
-    #if FASTLOSS_FMA_DISPATCH
-        if (level >= 2) {
-            fastloss_exp_sum_f = fastloss_exp_sum_f_v4;
-            fastloss_exp_acc_f = fastloss_exp_acc_f_v4;
-            return 2;
-        }
-        if (level == 1) {
-            fastloss_exp_sum_f = fastloss_exp_sum_f_v3;
-            fastloss_exp_acc_f = fastloss_exp_acc_f_v3;
-            return 1;
-        }
-    #endif
-        return 0;
+    /* sum(v[0..n)) in double over eight accumulators, in a loop of its own (see fastloss_exp_sum_<s>) */
+    #define FASTLOSS_SUM8(T, s) \
+    FASTLOSS_INLINE double fastloss_sum8_##s(const T *v, ptrdiff_t n) \
+    { \
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; \
+        ptrdiff_t i; \
+        for (i = 0; i + 8 <= n; i += 8) { \
+            a0 += v[i]; a1 += v[i + 1]; a2 += v[i + 2]; a3 += v[i + 3]; \
+            a4 += v[i + 4]; a5 += v[i + 5]; a6 += v[i + 6]; a7 += v[i + 7]; \
+        } \
+        for (; i < n; i++) a0 += v[i]; \
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)); \
     }
+    FASTLOSS_SUM8(float, f)
+    FASTLOSS_SUM8(double, d)
+
+    /* The loops whose float32 and float64 versions differ only in their type and in the exp of
+     * arguments <= 0 (float: FASTLOSS_SOFTMAX_EXPF; double: vecmath.h's fl_exp_neg, exact there):
+     * one definition, instantiated for both.
+     * - fastloss_max_<s>: max of x[0..n). 32 running maxima in the "a > m ? a : m" (MAXPS) form
+     *   vectorise (one would not: float max is not reassociated without -ffast-math; with eight
+     *   GCC 12 left the loop scalar). The order does not change the maximum. It may skip a NaN:
+     *   harmless, since exp(NaN - m) then makes the row's sum, loss and gradient NaN, as in torch.
+     * - fastloss_exp_sum_<s>: out = exp(x - m); returns sum(out) accumulated in double (eight
+     *   partial sums). Two loops: with the sum fused into the exp loop GCC keeps the accumulators
+     *   in memory (slower).
+     * - fastloss_scale_sub_<s>: g = g * a - b * w (w may be NULL when b == 0).
+     * - spatial layout, one class row of a block: fastloss_max_update_<s>: mx = max(mx, x);
+     *   fastloss_exp_acc_<s>: out = exp(x - mx), se += out; fastloss_scale_sub_vec_<s>:
+     *   g = g * a - b * w_c. */
+    #define FASTLOSS_SOFTMAX_LOOPS(T, s, EXP_NONPOS) \
+    static T fastloss_max_##s(const T *x, ptrdiff_t n) \
+    { \
+        T acc[32], m; \
+        ptrdiff_t i = 0; \
+        int j; \
+        for (j = 0; j < 32; j++) acc[j] = x[0]; \
+        for (; i + 32 <= n; i += 32) \
+            for (j = 0; j < 32; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j]; \
+        m = acc[0]; \
+        for (j = 1; j < 32; j++) m = acc[j] > m ? acc[j] : m; \
+        for (; i < n; i++) m = x[i] > m ? x[i] : m; \
+        return m; \
+    } \
+    static double fastloss_exp_sum_##s(const T *x, T *out, ptrdiff_t n, T m) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) out[i] = EXP_NONPOS(x[i] - m); \
+        return fastloss_sum8_##s(out, n); \
+    } \
+    static void fastloss_scale_sub_##s(T *g, const T *w, ptrdiff_t n, T a, T b) \
+    { \
+        ptrdiff_t i; \
+        if (w == NULL || b == 0) \
+            for (i = 0; i < n; i++) g[i] = g[i] * a; \
+        else \
+            for (i = 0; i < n; i++) g[i] = g[i] * a - b * w[i]; \
+    } \
+    static void fastloss_max_update_##s(T *mx, const T *x, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) mx[i] = x[i] > mx[i] ? x[i] : mx[i]; \
+    } \
+    static void fastloss_exp_acc_##s(const T *x, const T *mx, T *out, double *se, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) { \
+            T e = EXP_NONPOS(x[i] - mx[i]); \
+            out[i] = e; \
+            se[i] += e; \
+        } \
+    } \
+    static void fastloss_scale_sub_vec_##s(T *g, const T *a, const T *b, T wc, ptrdiff_t n) \
+    { \
+        ptrdiff_t i; \
+        for (i = 0; i < n; i++) g[i] = g[i] * a[i] - b[i] * wc; \
+    }
+    FASTLOSS_SOFTMAX_LOOPS(float, f, FASTLOSS_SOFTMAX_EXPF)
+    FASTLOSS_SOFTMAX_LOOPS(double, d, fl_exp_neg)
 
     /* log1p(e) in float for e in [0, 1] (or NaN), vectorisable: u = 1 + e with its exact
      * rounding error c; log u = k ln2 + 2 atanh(f / (2 + f)) with u = 2^k (1 + f),
@@ -266,10 +237,9 @@ cdef extern from *:
      * when w_step == 1, one value when 0): tmp = w (y softplus(-x) + (1 - y) softplus(x)),
      * written as w ((x >= 0 ? 1 - y : -y) x + log1p(exp(-|x|))) with the selects on the bits; gx = gs w
      * (sigmoid(x) - y), gy = -gs w x where wanted (non-NULL). Returns sum(tmp) in double. */
-    FASTLOSS_CLONES static double fastloss_mlsm_row_f(const float *x, const float *y, const float *w, int w_step,
-                                                      ptrdiff_t n, float *tmp, float *gx, float *gy, float gs)
+    static double fastloss_mlsm_row_f(const float *x, const float *y, const float *w, int w_step,
+                                      ptrdiff_t n, float *tmp, float *gx, float *gy, float gs)
     {
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
         ptrdiff_t i;
         for (i = 0; i < n; i++) {
             uint32_t ux = fastloss_f2u(x[i]);
@@ -292,41 +262,17 @@ cdef extern from *:
             }
         if (gy != NULL)
             for (i = 0; i < n; i++) gy[i] = -gs * w[i * w_step] * x[i];
-        for (i = 0; i + 8 <= n; i += 8) {
-            a0 += tmp[i]; a1 += tmp[i + 1]; a2 += tmp[i + 2]; a3 += tmp[i + 3];
-            a4 += tmp[i + 4]; a5 += tmp[i + 5]; a6 += tmp[i + 6]; a7 += tmp[i + 7];
-        }
-        for (; i < n; i++) a0 += tmp[i];
-        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        return fastloss_sum8_f(tmp, n);
     }
 
-    /* The float64 loops, the same arrangement as the float32 ones above (target_clones, the
-     * selects on the bits, the sums in their own loop over eight accumulators), with vecmath.h's
+    /* The float64 loops, the same arrangement as the float32 ones above (the selects on the
+     * bits, the sums in their own loop over eight accumulators), with vecmath.h's
      * double exp/log1p for arguments they are exact on: fl_exp_neg for the shifted logits and
      * -|x| (<= 0, or NaN), fl_log1p_unit for exp(-|x|) in [0, 1]. As Cython loops calling the
      * general fl_exp/fl_log1p they ran scalar at two doubles per SSE2 register at best. */
-    FASTLOSS_INLINE double fastloss_sum8_d(const double *v, ptrdiff_t n)
-    {
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-        ptrdiff_t i;
-        for (i = 0; i + 8 <= n; i += 8) {
-            a0 += v[i]; a1 += v[i + 1]; a2 += v[i + 2]; a3 += v[i + 3];
-            a4 += v[i + 4]; a5 += v[i + 5]; a6 += v[i + 6]; a7 += v[i + 7];
-        }
-        for (; i < n; i++) a0 += v[i];
-        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-    }
-
-    FASTLOSS_CLONES static double fastloss_exp_sum_d(const double *x, double *out, ptrdiff_t n, double m)
-    {
-        ptrdiff_t i;
-        for (i = 0; i < n; i++) out[i] = fl_exp_neg(x[i] - m);
-        return fastloss_sum8_d(out, n);
-    }
-
     /* multilabel_soft_margin_loss, one float64 row: fastloss_mlsm_row_f's formulas */
-    FASTLOSS_CLONES static double fastloss_mlsm_row_d(const double *x, const double *y, const double *w, int w_step,
-                                                      ptrdiff_t n, double *tmp, double *gx, double *gy, double gs)
+    static double fastloss_mlsm_row_d(const double *x, const double *y, const double *w, int w_step,
+                                      ptrdiff_t n, double *tmp, double *gx, double *gy, double gs)
     {
         ptrdiff_t i;
         for (i = 0; i < n; i++) {
@@ -352,7 +298,7 @@ cdef extern from *:
     """
     float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
     double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
-    int fastloss_softmax_select(int level) noexcept nogil
+    int FASTLOSS_SOFTMAX_EXPF_FMA
     void fastloss_scale_sub_f(float* g, const float* w, Py_ssize_t n, float a, float b) noexcept nogil
     void fastloss_max_update_f(float* mx, const float* x, Py_ssize_t n) noexcept nogil
     void fastloss_exp_acc_f(const float* x, const float* mx, float* out, double* se, Py_ssize_t n) noexcept nogil
@@ -369,39 +315,17 @@ cdef extern from *:
                                double* tmp, double* gx, double* gy, double gs) noexcept nogil
 
 
-# The float32 softmax exp variant (see fastloss_softmax_select): the best this CPU runs within
-# fastloss._cpu.best_isa() (FASTLOSS_ISA=baseline gives the exp without FMA), chosen at import.
-_SOFTMAX_EXP_NAMES = ("plain", "avx2+fma", "avx512+fma")
-_SOFTMAX_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
-
-
-def select_softmax_exp(isa):
-    """Use the float32 softmax exp of ``isa`` ('baseline', 'avx2', 'avx512') or the best below
-    it that this CPU runs; returns the variant's name. Not while a kernel runs (tests only)."""
-    from .isa import has_avx2, has_avx512
-
-    level = _SOFTMAX_LEVELS[isa]
-    if level == 2 and not has_avx512():
-        level = 1
-    if level == 1 and not has_avx2():
-        level = 0
-    return _SOFTMAX_EXP_NAMES[fastloss_softmax_select(level)]
+# The float32 softmax exp of this build: "fma" in the AVX2 and AVX-512 builds (the same bits in
+# both), "plain" in the baseline one (see fastloss_expf_nonpos_fma).
+SOFTMAX_EXP = "fma" if FASTLOSS_SOFTMAX_EXPF_FMA else "plain"
 
 
 def softmax_exp_row(const float[::1] x, float m):
-    """``(exp(x - m), their sum in double)`` by the float32 softmax loop in use (for the tests)."""
+    """``(exp(x - m), their sum in double)`` by this build's float32 softmax loop (for the tests)."""
     out = np.empty(x.shape[0], dtype=np.float32)
     cdef float[::1] o = out
     cdef double total = fastloss_exp_sum_f(&x[0], &o[0], x.shape[0], m) if x.shape[0] else 0.0
     return out, total
-
-
-def _select_at_import():
-    from . import best_isa
-    return select_softmax_exp(best_isa())
-
-
-SOFTMAX_EXP = _select_at_import()
 
 
 cdef inline Py_ssize_t es(Py_ssize_t byte_stride, Py_ssize_t itemsize) noexcept nogil:
