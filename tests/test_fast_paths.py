@@ -80,6 +80,7 @@ UNCOMMON = {
     # calls the fast paths hand to the general path: each must still give its result or its error
     "ignored target": lambda x, y, m: fl.cross_entropy(x, np.where(np.arange(len(y)) == 0, -100, y)),
     "ignore_index inside the labels": lambda x, y, m: fl.nll_loss(x, y, ignore_index=int(y[0])),
+    "nll ignored target": lambda x, y, m: fl.nll_loss(x, np.where(np.arange(len(y)) == len(y) - 1, -100, y)),
     "int32 target": lambda x, y, m: fl.nll_loss(x, y.astype(np.int32)),
     "strided target": lambda x, y, m: fl.cross_entropy(x, np.repeat(y, 2)[::2]),
     "transposed input": lambda x, y, m: fl.cross_entropy(np.asfortranarray(x), y),
@@ -108,6 +109,8 @@ REFUSED = {
                            IndexError, "target"),
     "negative label": (lambda x, y, m: fl.nll_loss(x, np.where(np.arange(len(y)) == 0, -1, y)), IndexError,
                        "target"),
+    "nll label out of range": (lambda x, y, m: fl.nll_loss(x, np.where(np.arange(len(y)) == 1, 2 ** 40, y)),
+                               IndexError, "target"),
     "batch mismatch": (lambda x, y, m: fl.cross_entropy(x, y[:-1]), ValueError, "batch_size"),
     "multi_margin label out of range": (lambda x, y, m: fl.multi_margin_loss(x, y + 10), IndexError, "target"),
     "multilabel label out of range": (lambda x, y, m: fl.multilabel_margin_loss(x, m + 20), IndexError, "target"),
@@ -122,3 +125,24 @@ def test_refusals_are_the_general_paths(case):
     call, error, words = REFUSED[case]
     with pytest.raises(error, match=words):
         call(x, y, m)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("bad", [-1, 3, 2 ** 62])
+def test_nll_forward_refuses_a_bad_label_anywhere(threads, bad):
+    # nll's common forward checks the targets in the kernel's pass, over each thread's share:
+    # a bad label in the last of many samples still gives the general path's error
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((70_001, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 70_001)
+    before = fl.get_num_threads()
+    fl.set_num_threads(threads)
+    try:
+        y[-1] = bad
+        with pytest.raises(IndexError, match="target"):
+            fl.nll_loss(x, y)
+        y[-1] = 2
+        expected = -x[np.arange(70_001), y].astype(np.float64).sum()
+        np.testing.assert_allclose(fl.nll_loss(x, y, reduction="sum"), expected, rtol=1e-6)
+    finally:
+        fl.set_num_threads(before)

@@ -42,6 +42,7 @@ cnp.import_array()
 cdef enum:
     SBLOCK = 256
     NLL_SAMPLE_WORK = 16   # _losses.classification.NLL_SAMPLE_WORK: an nll forward's work per sample
+    NLL_CHUNK = 65536      # nll's (N, C) forward: samples between interrupt polls, at most
 
 
 cdef extern from *:
@@ -295,6 +296,35 @@ cdef extern from *:
             for (i = 0; i < n; i++) gy[i] = -gs * w[i * w_step] * x[i];
         return fastloss_sum8_d(tmp, n);
     }
+
+    /* nll_loss's (N, C) forward over n samples: loss_i = -w[t_i] x[i, t_i] (w NULL: unit
+     * weights), 0 where t_i == ignore, into out[i] (reduction='none') or else p[i]. A target
+     * outside [0, C) is not read: its loss is 0 and it is counted, as is an ignored one when
+     * refuse_ignored (the common case's check, made in the same pass); returns the count. */
+    #define FASTLOSS_NLL_FORWARD(T, s) \
+    static ptrdiff_t fastloss_nll_forward_##s(const T *x, ptrdiff_t xs0, ptrdiff_t xs1, const int64_t *t, \
+                                             const T *w, long long ignore, int refuse_ignored, ptrdiff_t C, \
+                                             ptrdiff_t n, T *out, double *p) \
+    { \
+        ptrdiff_t i, refused = 0; \
+        for (i = 0; i < n; i++) { \
+            int64_t ti = t[i]; \
+            T loss = 0; \
+            if (ti == ignore) \
+                refused += refuse_ignored; \
+            else if ((uint64_t)ti < (uint64_t)C) \
+                loss = -((w == NULL ? (T)1 : w[ti]) * x[i * xs0 + ti * xs1]); \
+            else \
+                refused++; \
+            if (out != NULL) \
+                out[i] = loss; \
+            else \
+                p[i] = loss; \
+        } \
+        return refused; \
+    }
+    FASTLOSS_NLL_FORWARD(float, f)
+    FASTLOSS_NLL_FORWARD(double, d)
     """
     float fastloss_max_f(const float* x, Py_ssize_t n) noexcept nogil
     double fastloss_exp_sum_f(const float* x, float* out, Py_ssize_t n, float m) noexcept nogil
@@ -313,6 +343,12 @@ cdef extern from *:
     void fastloss_scale_sub_vec_d(double* g, const double* a, const double* b, double wc, Py_ssize_t n) noexcept nogil
     double fastloss_mlsm_row_d(const double* x, const double* y, const double* w, int w_step, Py_ssize_t n,
                                double* tmp, double* gx, double* gy, double gs) noexcept nogil
+    Py_ssize_t fastloss_nll_forward_f(const float* x, Py_ssize_t xs0, Py_ssize_t xs1, const int64_t* t, const float* w,
+                                      long long ignore, int refuse_ignored, Py_ssize_t C, Py_ssize_t n, float* out,
+                                      double* p) noexcept nogil
+    Py_ssize_t fastloss_nll_forward_d(const double* x, Py_ssize_t xs0, Py_ssize_t xs1, const int64_t* t,
+                                      const double* w, long long ignore, int refuse_ignored, Py_ssize_t C,
+                                      Py_ssize_t n, double* out, double* p) noexcept nogil
 
 
 # The float32 softmax exp of this build: "fma" in the AVX2 and AVX-512 builds (the same bits in
@@ -794,15 +830,29 @@ def nll(const floating[:, :, :] x, const int64_t[:, ::1] t, const floating[::1] 
     guard_raise(&guard)
 
 
-cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, Py_ssize_t N, Py_ssize_t C,
-                  Py_ssize_t S, const int64_t* tb, const floating* wp, long long ignore_index, floating* outb,
-                  floating* gb, const floating* gob, double g_scale, double* pb, int n_threads,
-                  FlGuard* guard) noexcept nogil:
+cdef inline Py_ssize_t nll_forward(const floating* x, Py_ssize_t xs0, Py_ssize_t xs1, const int64_t* t,
+                                   const floating* w, long long ignore_index, int refuse_ignored, Py_ssize_t C,
+                                   Py_ssize_t n, floating* out, double* p) noexcept nogil:
+    if floating is float:
+        return fastloss_nll_forward_f(x, xs0, xs1, t, w, ignore_index, refuse_ignored, C, n, out, p)
+    else:
+        return fastloss_nll_forward_d(x, xs0, xs1, t, w, ignore_index, refuse_ignored, C, n, out, p)
+
+
+cdef Py_ssize_t nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, Py_ssize_t N,
+                        Py_ssize_t C, Py_ssize_t S, const int64_t* tb, const floating* wp, long long ignore_index,
+                        floating* outb, floating* gb, const floating* gob, double g_scale, double* pb,
+                        int n_threads, FlGuard* guard, bint refuse_ignored=False) noexcept nogil:
     """The loop of :func:`nll` on raw pointers (also run by :func:`common_case`). ``wp`` NULL: unit
-    weights (the same values as a weight of ones, without its read per sample)."""
+    weights (the same values as a weight of ones, without its read per sample).
+
+    The (N, C) forward checks the targets as it reads them (fastloss_nll_forward): it returns how
+    many lie outside [0, C), plus, with ``refuse_ignored``, how many equal ``ignore_index`` (the
+    common case's check, which it leaves to this pass); their losses are 0 and nothing outside
+    their row is read. Every other call returns 0 (its targets were checked before)."""
     cdef bint store = outb != NULL, want_grad = gb != NULL
     cdef double total, loss
-    cdef Py_ssize_t n, s, k, lo, hi, chunk
+    cdef Py_ssize_t n, s, k, lo, hi, chunk, refused = 0
     cdef int64_t ti
     cdef floating wt
     cdef long long poll = fl_poll_mask(S)
@@ -816,18 +866,19 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
             if lo < hi:
                 memset(gb + lo * C * S, 0, (hi - lo) * C * S * sizeof(floating))
     if S == 1 and not want_grad:
-        # the (N, C) forward: one read per sample, nothing else (the general loop below costs
-        # half as much again per sample)
-        for n in prange(N, schedule='static', num_threads=n_threads):
-            if fl_guard_tick(guard, n, poll):
+        # the (N, C) forward: one read per sample, nothing else, in a C loop over each thread's
+        # share of the samples (the general loop below costs half as much again per sample, and a
+        # prange step per sample a third as much), in chunks of at most NLL_CHUNK between polls
+        chunk = min((N + n_threads - 1) // n_threads, NLL_CHUNK)
+        poll = fl_poll_mask(chunk)
+        for k in prange((N + chunk - 1) // chunk, schedule='static', num_threads=n_threads):
+            if fl_guard_tick(guard, k, poll):
                 continue
-            ti = tb[n]
-            loss = 0 if ti == ignore_index else -(<floating>1 if wp == NULL else wp[ti]) * xb[n * xs0 + ti * xs1]
-            if store:
-                outb[n] = <floating>loss
-            else:
-                pb[n] = loss
-        return
+            lo = k * chunk
+            hi = min(lo + chunk, N)
+            refused += nll_forward(xb + lo * xs0, xs0, xs1, tb + lo, wp, ignore_index, refuse_ignored, C, hi - lo,
+                                   outb + lo if store else NULL, pb + lo if not store else NULL)
+        return refused
     for n in prange(N, schedule='static', num_threads=n_threads):
         if fl_guard_tick(guard, n, poll):
             continue
@@ -847,6 +898,7 @@ cdef void nll_run(const floating* xb, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t
                 total = total + loss
         if not store:
             pb[n] = total
+    return 0
 
 
 # The common call of nll_loss / class-index cross_entropy as one compiled step: at 8x10 the
@@ -877,32 +929,40 @@ def common_case(threads_for, input, target, long long ignore_index, bint mean, b
         return None
     cdef const int64_t* tb = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray>target)
     cdef int64_t ti
-    for n in range(N):
-        ti = tb[n]
-        if ti < 0 or ti >= C or ti == ignore_index:
-            return None
+    cdef bint nll_fwd = is_nll and not want_grad
+    if not nll_fwd:  # (nll's forward checks its targets as it reads them)
+        for n in range(N):
+            ti = tb[n]
+            if ti < 0 or ti >= C or ti == ignore_index:
+                return None
     # the general path's team sizes (nll's forward touches one entry per sample)
-    cdef int threads = team_size(threads_for, N * C if want_grad or not is_nll else N * NLL_SAMPLE_WORK)
+    cdef int threads = team_size(threads_for, N * NLL_SAMPLE_WORK if nll_fwd else N * C)
     grad = cnp.PyArray_EMPTY(2, dims, typenum, 0) if want_grad else None
     cdef double g_scale = 1.0 / N if mean else 1.0
     cdef void* gb = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)
     cdef double total
+    cdef bint refused
     if typenum == cnp.NPY_FLOAT32:
         total = common_rows(<const float*> cnp.PyArray_DATA(<cnp.ndarray>input), N, C, tb, ignore_index, is_nll,
-                            <float*> gb, g_scale, threads)
+                            <float*> gb, g_scale, threads, &refused)
     else:
         total = common_rows(<const double*> cnp.PyArray_DATA(<cnp.ndarray>input), N, C, tb, ignore_index, is_nll,
-                            <double*> gb, g_scale, threads)
+                            <double*> gb, g_scale, threads, &refused)
+    if refused:
+        return None
     return scalar_result(total / N if mean else total, typenum), grad
 
 
 cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const int64_t* tb, long long ignore_index,
-                        bint is_nll, floating* gb, double g_scale, int threads) except? -1.0:
-    """:func:`common_case`'s kernel call with unit weights: the summed row losses."""
+                        bint is_nll, floating* gb, double g_scale, int threads, bint* refused) except? -1.0:
+    """:func:`common_case`'s kernel call with unit weights: the summed row losses. ``refused``:
+    set when nll's forward met a target outside [0, C) or equal to ``ignore_index`` (the sum is
+    then meaningless)."""
     cdef double small[SMALL_SUM]
     cdef double* partial = small
     cdef FlGuard guard
     cdef cnp.npy_intp n_rows = N
+    cdef Py_ssize_t n_refused = 0
     # above SMALL_SUM rows the partials are summed as an ndarray (sum_partials' NumPy sum)
     partials = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0) if N > SMALL_SUM else None
     if partials is not None:
@@ -910,12 +970,14 @@ cdef double common_rows(const floating* xb, Py_ssize_t N, Py_ssize_t C, const in
     fl_guard_init(&guard)
     with nogil:  # both kernels take NULL weights for unit weights
         if is_nll:
-            nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial, threads, &guard)
+            n_refused = nll_run(xb, C, 1, 1, N, C, 1, tb, NULL, ignore_index, NULL, gb, NULL, g_scale, partial,
+                                threads, &guard, True)
         else:
             ce_rows_run(xb, C, N, C, tb, NULL, ignore_index, 0.0, 0.0, NULL, gb, NULL, g_scale, partial, threads,
                         &guard)
     guard_raise(&guard)
-    return partials_sum(partial, N, partials)
+    refused[0] = n_refused != 0
+    return 0.0 if n_refused else partials_sum(partial, N, partials)
 
 
 cdef inline double mlsm_row(const floating* x, const floating* y, const floating* w, int w_step, Py_ssize_t n,
