@@ -535,6 +535,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
     cdef floating* mx
     cdef double* se
     cdef double* swx
+    cdef double* lsev
     cdef floating* fa
     cdef floating* fb
     cdef floating* scratch
@@ -559,6 +560,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         fb = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
         se = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         swx = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        lsev = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         scratch = <floating*> fl_guard_alloc(&guard, SBLOCK, sizeof(floating))
         for item in prange(N * nsb, schedule='static'):
             if fl_guard_tick(&guard, item, poll):
@@ -582,6 +584,8 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
                     wc = wp[c]
                     for k in range(L):
                         swx[k] += wc * (xr[c * xs1 + k] - mx[k])
+            for k in range(L):  # the logs in a loop of their own, vectorised
+                lsev[k] = f_log(se[k])
             total = 0
             for k in range(L):
                 ti = tb[n * S + s0 + k]
@@ -590,12 +594,15 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
                     fa[k] = 0
                     fb[k] = 0
                 else:
-                    lse = f_log(se[k])
+                    lse = lsev[k]
                     wt = wp[ti]
-                    loss = (1 - eps) * wt * (lse - (xr[ti * xs1 + k] - mx[k])) + eps_c * (W * lse - swx[k])
-                    gm = grad_factor(gob, n * S + s0 + k, g_scale)
-                    fa[k] = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se[k])
-                    fb[k] = <floating>(gm * eps_c)
+                    loss = (1 - eps) * wt * (lse - (xr[ti * xs1 + k] - mx[k]))
+                    if eps != 0:
+                        loss = loss + eps_c * (W * lse - swx[k])
+                    if want_grad:
+                        gm = grad_factor(gob, n * S + s0 + k, g_scale)
+                        fa[k] = <floating>(gm * ((1 - eps) * wt + eps_c * W) / se[k])
+                        fb[k] = <floating>(gm * eps_c)
                 if store:
                     outb[n * S + s0 + k] = <floating>loss
                 else:
@@ -615,6 +622,7 @@ def ce_index_spatial(const floating[:, :, :] x, const int64_t[:, ::1] t, const f
         free(fb)
         free(se)
         free(swx)
+        free(lsev)
         free(scratch)
     guard_raise(&guard)
 
