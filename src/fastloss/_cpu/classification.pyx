@@ -723,6 +723,7 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
     cdef double* se
     cdef double* swy
     cdef double* swyx
+    cdef double* lsed
     cdef floating* fa
     cdef floating* fb
     cdef floating* lse
@@ -749,6 +750,7 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
         se = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         swy = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         swyx = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
+        lsed = <double*> fl_guard_alloc(&guard, SBLOCK, sizeof(double))
         for item in prange(N * nsb, schedule='static'):
             if fl_guard_tick(&guard, item, poll):
                 continue
@@ -776,9 +778,11 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
                     wy = wc * <floating>(keep * yr[c * ys1 + k] + eps_c)
                     swy[k] += wy
                     swyx[k] += wy * xm
+            for k in range(L):  # the logs in a loop of their own, vectorised (as in ce_index_spatial)
+                lsed[k] = f_log(se[k])
             total = 0
             for k in range(L):
-                loss = f_log(se[k])
+                loss = lsed[k]
                 lse[k] = <floating>loss
                 loss = swy[k] * loss - swyx[k]
                 gm = grad_factor(gob, n * S + s0 + k, g_scale)
@@ -805,6 +809,7 @@ def ce_prob_spatial(const floating[:, :, :] x, const floating[:, :, :] y, const 
         free(se)
         free(swy)
         free(swyx)
+        free(lsed)
     guard_raise(&guard)
 
 
